@@ -1,0 +1,2 @@
+const base = require('../jest.base.js');
+module.exports = { ...base, displayName: 'ingest', roots: ['<rootDir>/src'], testTimeout: 20000 };
