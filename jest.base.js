@@ -8,4 +8,6 @@ module.exports = {
   },
   moduleFileExtensions: ['ts', 'tsx', 'js', 'json', 'sql'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  // cookie 2 (under fastify's light-my-request) ships ESM only; Node 20.19+ loads it natively, jest needs it transformed.
+  transformIgnorePatterns: ['/node_modules/(?!cookie/)'],
 };

@@ -3,6 +3,6 @@ const path = require('node:path');
 module.exports = {
   ...base,
   displayName: 'plugin',
-  roots: ['<rootDir>/src', '<rootDir>/backend'],
+  roots: ['<rootDir>/src'],
   moduleNameMapper: { '^@netwatch/ingest/protocol$': path.join(__dirname, '../ingest/src/protocol/index.ts') },
 };

@@ -1,0 +1,106 @@
+/**
+ * Wiring only: configuration -> components -> start, and the orderly stop on SIGTERM/SIGINT
+ * (stop accepting requests, flush every writer, close the database).
+ */
+import { mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Gauge, Registry } from 'prom-client';
+import { ApiRegistry } from './api/registry';
+import { buildApi } from './api/server';
+import type { ServeConfig } from './config/options';
+import { redactedConfig } from './config/load';
+import type { Logger } from './log';
+import { createLogEventWriter } from './logs/events';
+import { Store } from './store';
+import { VERSION } from './version';
+
+export interface Service {
+  url: string;
+  registry: ApiRegistry;
+  store: Store;
+  stop(): Promise<void>;
+}
+
+/** Options of capabilities that are reserved in the configuration but not built into this version yet. */
+const NOT_YET: ReadonlyArray<[keyof ServeConfig, string]> = [
+  ['interface', '--interface (live capture)'],
+  ['pcap', '--pcap (capture replay)'],
+  ['log', '--log (log tailing)'],
+  ['journald', '--journald'],
+  ['ping', '--ping (probes)'],
+];
+
+export class NotAvailableError extends Error {}
+
+export function checkAvailable(config: ServeConfig): void {
+  for (const [key, what] of NOT_YET) {
+    const v = config[key];
+    if ((Array.isArray(v) && v.length > 0) || v === true) throw new NotAvailableError(`${what} is not available in this version of netwatch-ingest`);
+  }
+}
+
+export async function startService(config: ServeConfig, logger: Logger): Promise<Service> {
+  checkAvailable(config);
+  const startedAtMs = Date.now();
+  mkdirSync(config.dataDir, { recursive: true });
+  const store = Store.open({ path: path.join(config.dataDir, 'netwatch.db'), hostname: os.hostname(), maxSizeBytes: config.dbMaxSize, logger });
+  store.startMaintenance(3600_000);
+  // The service's own start and stop are events too: a gap between a stop and the next start is a gap in the data.
+  const events = createLogEventWriter(store);
+  const lifecycle = (action: 'start' | 'stop', message: string) =>
+    events.push({ timestamp: Date.now() / 1000, source: 'netwatch', level: 'info', message, service: 'netwatch-ingest', action, metadata: { version: VERSION } });
+  lifecycle('start', `netwatch-ingest ${VERSION} started`);
+
+  const registry = new ApiRegistry();
+  const metrics = new Registry();
+  registry.registerComponent('store', {
+    health: () => ({ state: 'ok', detail: `schema v${store.schemaVersion}` }),
+    stats: () => {
+      const s = store.stats();
+      const out: Record<string, number> = { schema_version: s.schemaVersion, file_size_bytes: s.fileSizeBytes, wal_size_bytes: s.walSizeBytes };
+      for (const [t, n] of Object.entries(s.tables)) out[`rows_${t}`] = n;
+      for (const [w, c] of Object.entries(s.writers)) for (const [k, v] of Object.entries(c)) if (typeof v === 'number') out[`writer_${w}_${k}`] = v;
+      return out;
+    },
+  });
+  if (config.demo) logger.warn('demo mode: the traffic and log generators are not built into this version yet; serving the store and API only');
+
+  // Component counters as one gauge family; label values are component and counter names, never data.
+  new Gauge({
+    name: 'netwatch_component_value',
+    help: 'Counters and gauges reported by each component (see /api/v1/stats)',
+    labelNames: ['component', 'name'],
+    registers: [metrics],
+    collect() {
+      this.reset();
+      for (const [component, counters] of Object.entries(registry.stats())) {
+        for (const [name, v] of Object.entries(counters)) if (typeof v === 'number' && Number.isFinite(v)) this.set({ component, name }, v);
+      }
+    },
+  });
+
+  const app = buildApi({ version: VERSION, registry, logger, token: config.token, startedAtMs, metrics });
+  await app.listen({ host: config.listen.host, port: config.listen.port });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.listen.port;
+  const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+  const url = `http://${host}:${port}`;
+  logger.info({ url, version: VERSION, config: redactedConfig(config), auth: config.token ? 'bearer' : 'none' }, `netwatch-ingest ready on ${url}`);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    registry,
+    store,
+    stop() {
+      stopping ??= (async () => {
+        await app.close();
+        lifecycle('stop', `netwatch-ingest ${VERSION} stopped`);
+        store.close();
+        logger.info('netwatch-ingest stopped: writers flushed, database closed');
+      })();
+      return stopping;
+    },
+  };
+}

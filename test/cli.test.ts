@@ -1,0 +1,131 @@
+/**
+ * The built `netwatch-ingest` command as a user runs it: a real process, a real socket, a real SQLite file.
+ * Needs `npm run build` first (npm test does it).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, existsSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+
+const BIN = path.resolve(__dirname, '../ingest/bin/netwatch-ingest.js');
+
+function runSync(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface Running {
+  child: ChildProcess;
+  url: string;
+  stderr: () => string;
+}
+
+function startServe(args: string[], env: Record<string, string> = {}): Promise<Running> {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ready line within 15 s; stderr:\n${err}`)), 15_000);
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => {
+      err += d;
+      const ready = err.split('\n').find((l) => l.includes('"url"') && l.includes('ready'));
+      if (ready) {
+        clearTimeout(timer);
+        resolve({ child, url: JSON.parse(ready).url, stderr: () => err });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before ready; stderr:\n${err}`));
+    });
+  });
+}
+
+function waitExit(child: ChildProcess): Promise<{ code: number | null; ms: number }> {
+  const t0 = Date.now();
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, ms: Date.now() - t0 })));
+}
+
+describe('netwatch-ingest', () => {
+  it('prints help for the command and for serve, documenting every flag', () => {
+    const main = runSync(['--help']);
+    expect(main.code).toBe(0);
+    expect(main.stdout).toMatch(/Commands:[\s\S]*serve/);
+    const serve = runSync(['serve', '--help']);
+    expect(serve.code).toBe(0);
+    for (const flag of ['--listen', '--data-dir', '--token', '--log-level', '--interface', '--pcap', '--replay-speed', '--log', '--journald', '--ping', '--ping-interval', '--demo', '--config']) {
+      expect(serve.stdout).toContain(flag);
+    }
+  });
+
+  it.each([
+    [['serve', '--no-such-flag'], /unknown flag --no-such-flag/],
+    [['serve', '--listen', 'localhost'], /--listen: expected HOST:PORT/],
+    [['serve', '--config', '/nonexistent/netwatch.yml'], /cannot read config file/],
+    [['frobnicate'], /unknown command "frobnicate"/],
+  ])('exits 2 on %j with a message naming the problem', (args, message) => {
+    const r = runSync(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('exits 2 naming the variable when the environment holds a bad value', () => {
+    const r = runSync(['serve'], { NETWATCH_MAX_FLOWS: 'many' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/NETWATCH_MAX_FLOWS: expected a number/);
+  });
+
+  it('serves on loopback, logs one ready line with the URL, and on SIGTERM flushes, closes the database and exits 0 within 5 s', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'netwatch-cli-'));
+    const svc = await startServe(['--listen', '127.0.0.1:0', '--data-dir', dir, '--token', 'tok', '--log-level', 'info']);
+    expect(svc.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(svc.stderr().split('\n').filter((l) => l.includes('ready')).length).toBe(1);
+    expect(svc.stderr()).not.toContain('"tok"');
+
+    const health = (await (await fetch(`${svc.url}/api/v1/health`)).json()) as { status: string; components: Record<string, unknown> };
+    expect(health.components).toHaveProperty('store');
+    expect((await fetch(`${svc.url}/api/v1/stats`)).status).toBe(401);
+    const stats = (await (await fetch(`${svc.url}/api/v1/stats`, { headers: { authorization: 'Bearer tok' } })).json()) as {
+      components: { store: Record<string, number> };
+    };
+    expect(stats.components.store.schema_version).toBe(2);
+
+    const exited = waitExit(svc.child);
+    svc.child.kill('SIGTERM');
+    const { code, ms } = await exited;
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(5000);
+
+    const dbPath = path.join(dir, 'netwatch.db');
+    expect(existsSync(dbPath)).toBe(true);
+    const db = new Database(dbPath, { readonly: true });
+    try {
+      const events = db.prepare("SELECT action FROM log_events WHERE source = 'netwatch' ORDER BY id").pluck().all();
+      expect(events).toEqual(['start', 'stop']);
+      expect(db.prepare("SELECT value FROM metadata WHERE key = 'schema_version'").pluck().get()).toBe('2');
+    } finally {
+      db.close();
+    }
+  });
+
+  it('takes its settings from a YAML file and the environment', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'netwatch-cfg-'));
+    const cfg = path.join(dir, 'netwatch.yml');
+    writeFileSync(cfg, `listen: 127.0.0.1:0\ndata-dir: ${dir}/from-file\ntoken: file-token\n`);
+    const svc = await startServe(['--config', cfg], { NETWATCH_TOKEN: 'env-token', NETWATCH_LOG_LEVEL: 'debug' });
+    try {
+      expect((await fetch(`${svc.url}/api/v1/stats`, { headers: { authorization: 'Bearer env-token' } })).status).toBe(200);
+      expect((await fetch(`${svc.url}/api/v1/stats`, { headers: { authorization: 'Bearer file-token' } })).status).toBe(401);
+      expect(existsSync(path.join(dir, 'from-file', 'netwatch.db'))).toBe(true);
+      // debug level (from the environment) logs each request.
+      await new Promise((r) => setTimeout(r, 100));
+      expect(svc.stderr()).toMatch(/"msg":"request"/);
+    } finally {
+      const exited = waitExit(svc.child);
+      svc.child.kill('SIGINT');
+      expect((await exited).code).toBe(0);
+    }
+  });
+});
