@@ -10,6 +10,7 @@ import { ApiRegistry } from './api/registry';
 import { buildApi } from './api/server';
 import type { ServeConfig } from './config/options';
 import { redactedConfig } from './config/load';
+import type { Component, ComponentDeps } from './component';
 import type { Logger } from './log';
 import { createLogEventWriter } from './logs/events';
 import { Store } from './store';
@@ -66,6 +67,15 @@ export async function startService(config: ServeConfig, logger: Logger): Promise
   });
   if (config.demo) logger.warn('demo mode: the traffic and log generators are not built into this version yet; serving the store and API only');
 
+  const deps: ComponentDeps = { config, logger, store, api: registry, metrics, events, now: Date.now };
+  // Capabilities, in start order (stopped in reverse). Each one lives in its own folder and is wired here only.
+  const components: Component[] = [];
+  // -- flows (capture, decode, flow table)
+  // -- host metrics
+  // -- pings
+  // -- logs and security
+  // -- demo generators
+
   // Component counters as one gauge family; label values are component and counter names, never data.
   new Gauge({
     name: 'netwatch_component_value',
@@ -80,8 +90,35 @@ export async function startService(config: ServeConfig, logger: Logger): Promise
     },
   });
 
+  const started: Component[] = [];
+  const stopComponents = async () => {
+    for (const c of started.reverse()) {
+      try {
+        await c.stop();
+      } catch (err) {
+        logger.error({ err, component: c.name }, 'stopping a component failed');
+      }
+    }
+  };
+  try {
+    for (const c of components) {
+      await c.start();
+      started.push(c);
+    }
+  } catch (err) {
+    await stopComponents();
+    store.close();
+    throw err;
+  }
+
   const app = buildApi({ version: VERSION, registry, logger, token: config.token, startedAtMs, metrics });
-  await app.listen({ host: config.listen.host, port: config.listen.port });
+  try {
+    await app.listen({ host: config.listen.host, port: config.listen.port });
+  } catch (err) {
+    await stopComponents();
+    store.close();
+    throw new Error(`cannot listen on ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`);
+  }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.listen.port;
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
@@ -96,6 +133,7 @@ export async function startService(config: ServeConfig, logger: Logger): Promise
     stop() {
       stopping ??= (async () => {
         await app.close();
+        await stopComponents();
         lifecycle('stop', `netwatch-ingest ${VERSION} stopped`);
         store.close();
         logger.info('netwatch-ingest stopped: writers flushed, database closed');
