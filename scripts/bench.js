@@ -8,8 +8,9 @@ const path = require('node:path');
 
 const dir = path.join(__dirname, '..', 'ingest', 'bench');
 const suites = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.bench.ts')).map((f) => f.replace('.bench.ts', '')) : [];
-const wanted = process.argv.slice(2);
-if (wanted.length === 0 || wanted.includes('--help')) {
+// Suite names; --name=value options are passed on to every suite.
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+if (wanted.length === 0 || process.argv.includes('--help')) {
   console.log(`usage: npm run bench -- <suite>...\nsuites: ${suites.join(', ') || '(none yet)'}`);
   process.exit(wanted.length === 0 ? 2 : 0);
 }
@@ -21,6 +22,7 @@ for (const s of wanted) {
 }
 for (const s of wanted) {
   const out = path.join(dir, '.build', `${s}.js`);
-  execFileSync(process.execPath, [require.resolve('esbuild/bin/esbuild'), path.join(dir, `${s}.bench.ts`), '--bundle', '--platform=node', '--target=node20', '--packages=external', '--loader:.sql=text', `--outfile=${out}`, '--log-level=warning'], { stdio: 'inherit' });
+  // esbuild's JS API: its bin/esbuild may be the native executable (npm installs it in place of the JS shim), which node cannot run.
+  require('esbuild').buildSync({ entryPoints: [path.join(dir, `${s}.bench.ts`)], bundle: true, platform: 'node', target: 'node20', packages: 'external', loader: { '.sql': 'text' }, outfile: out, logLevel: 'warning' });
   execFileSync(process.execPath, ['--expose-gc', out, ...process.argv.slice(2).filter((a) => a.startsWith('--'))], { stdio: 'inherit' });
 }

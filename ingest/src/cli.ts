@@ -2,7 +2,6 @@
  * `netwatch-ingest`: the service (`serve`) and the offline commands. Exit codes: 0 success, 1 runtime
  * failure (one line on stderr, never a stack trace), 2 usage or configuration error.
  */
-import { serveCommand } from './commands/serve';
 import { VERSION } from './version';
 
 const MAIN_HELP = `Usage: netwatch-ingest <command> [flags]
@@ -11,6 +10,8 @@ Self-hosted network and security observability for Grafana.
 
 Commands:
   serve       run the ingest service (flows, pings, logs, host metrics) and its HTTP query API
+  flows       print the flows of pcap/pcapng files (table, JSON lines or CSV), as serve aggregates them
+  logs        parse log files offline: events, or per-address totals (--summary) matching fail2ban
   version     print the version
 
 Run 'netwatch-ingest <command> --help' for the flags of a command.
@@ -29,8 +30,13 @@ export async function main(argv: string[]): Promise<number> {
     case '--version':
       process.stdout.write(`${VERSION}\n`);
       return 0;
+    // Commands load on demand: an offline command does not pay for the service's modules (fastify, SQLite).
     case 'serve':
-      return serveCommand(rest);
+      return (await import('./commands/serve')).serveCommand(rest);
+    case 'flows':
+      return (await import('./commands/flows')).flowsCommand(rest);
+    case 'logs':
+      return (await import('./commands/logs')).logsCommand(rest);
     default:
       process.stderr.write(`netwatch-ingest: unknown command "${command}"\n\n${MAIN_HELP}`);
       return 2;

@@ -11,8 +11,14 @@ import { buildApi } from './api/server';
 import type { ServeConfig } from './config/options';
 import { redactedConfig } from './config/load';
 import type { Component, ComponentDeps } from './component';
+import { createDemoComponent, demoConfig } from './demo/component';
+import { createFlowComponent } from './flows/component';
 import type { Logger } from './log';
 import { createLogEventWriter } from './logs/events';
+import { createLogComponent } from './logs';
+import { createMetricsComponent, metricsRetention } from './metrics/component';
+import { createPingComponent } from './pings/component';
+import { createSecurityComponent } from './security';
 import { Store } from './store';
 import { VERSION } from './version';
 
@@ -24,13 +30,7 @@ export interface Service {
 }
 
 /** Options of capabilities that are reserved in the configuration but not built into this version yet. */
-const NOT_YET: ReadonlyArray<[keyof ServeConfig, string]> = [
-  ['interface', '--interface (live capture)'],
-  ['pcap', '--pcap (capture replay)'],
-  ['log', '--log (log tailing)'],
-  ['journald', '--journald'],
-  ['ping', '--ping (probes)'],
-];
+const NOT_YET: ReadonlyArray<[keyof ServeConfig, string]> = [];
 
 export class NotAvailableError extends Error {}
 
@@ -45,7 +45,13 @@ export async function startService(config: ServeConfig, logger: Logger): Promise
   checkAvailable(config);
   const startedAtMs = Date.now();
   mkdirSync(config.dataDir, { recursive: true });
-  const store = Store.open({ path: path.join(config.dataDir, 'netwatch.db'), hostname: os.hostname(), maxSizeBytes: config.dbMaxSize, logger });
+  const store = Store.open({
+    path: path.join(config.dataDir, 'netwatch.db'),
+    hostname: os.hostname(),
+    maxSizeBytes: config.dbMaxSize,
+    retention: metricsRetention(config),
+    logger,
+  });
   store.startMaintenance(3600_000);
   // The service's own start and stop are events too: a gap between a stop and the next start is a gap in the data.
   const events = createLogEventWriter(store);
@@ -65,16 +71,26 @@ export async function startService(config: ServeConfig, logger: Logger): Promise
       return out;
     },
   });
-  if (config.demo) logger.warn('demo mode: the traffic and log generators are not built into this version yet; serving the store and API only');
-
-  const deps: ComponentDeps = { config, logger, store, api: registry, metrics, events, now: Date.now };
+  // Demo mode adds its log files (as --log sources) and the loopback ping targets to what the user configured.
+  const deps: ComponentDeps = { config: demoConfig(config), logger, store, api: registry, metrics, events, now: Date.now };
   // Capabilities, in start order (stopped in reverse). Each one lives in its own folder and is wired here only.
   const components: Component[] = [];
   // -- flows (capture, decode, flow table)
+  const flows = createFlowComponent(deps);
+  components.push(flows.component);
   // -- host metrics
+  components.push(createMetricsComponent(deps, { captureCounters: flows.captureCounters }));
   // -- pings
+  components.push(createPingComponent(deps));
   // -- logs and security
+  // Security before logs: it is started before the log sources feed it and stopped after them. Give the logs
+  // component `security.ingest` for its parsed events.
+  const security = createSecurityComponent(deps, { flowTable: flows.table });
+  components.push(security);
+  components.push(createLogComponent(deps, { onEvent: (e) => security.ingest(e) }));
   // -- demo generators
+  // Last: it feeds the flow component's sink and the log files the logs component tails, so both run first.
+  if (config.demo) components.push(createDemoComponent(deps, { sink: flows.sink }));
 
   // Component counters as one gauge family; label values are component and counter names, never data.
   new Gauge({

@@ -5,7 +5,13 @@
  * while a large file is replayed at full speed.
  */
 import { CaptureFileReader, createPacketRecord, type PacketRecord } from './pcap-file';
-import type { PacketSink } from './live';
+
+/**
+ * Called synchronously for every replayed packet, the frame being `buf[offset, offset + captureLength)`; the
+ * buffer is the reader's chunk, reused for later packets, so nothing of it may be kept. Handing over the offset
+ * rather than a subarray keeps the replay free of a per-packet allocation.
+ */
+export type FrameSink = (linkType: number, buf: Buffer, offset: number, captureLength: number, wireLength: number, tsUs: number) => void;
 
 export type ReplaySpeed = 'max' | 'realtime' | number;
 
@@ -64,7 +70,7 @@ export class PcapReplay {
 
   constructor(
     private readonly options: ReplayOptions,
-    private readonly sink: PacketSink,
+    private readonly sink: FrameSink,
     private readonly warn: (msg: string) => void = () => {},
   ) {
     this.nowUs = options.nowUs ?? (() => Date.now() * 1000);
@@ -141,7 +147,7 @@ export class PcapReplay {
               if (this.stopped) return;
             }
           }
-          this.sink(rec.linkType, rec.data.subarray(rec.offset, rec.offset + rec.captureLength), rec.captureLength, rec.originalLength, rec.tsUs + shiftUs);
+          this.sink(rec.linkType, rec.data, rec.offset, rec.captureLength, rec.originalLength, rec.tsUs + shiftUs);
           this.stats.packets++;
           this.stats.bytes += rec.originalLength;
           n++;

@@ -59,7 +59,12 @@ export function configurationMarkdown(): string {
     'log:',
     '  - auth:/var/log/auth.log',
     '  - fail2ban:/var/log/fail2ban.log',
-    'ping: [1.1.1.1, "tcp://example.org:443"]',
+    'ping:',
+    '  - 1.1.1.1',
+    '  - tcp://example.org:443',
+    '  - target: https://example.org/health   # per-target settings: see docs/pings.md',
+    '    interval: 60',
+    '    count: 3',
     '```',
     '',
   );

@@ -28,6 +28,13 @@ function describe(def: OptionDef, origin: Origin): string {
 export function convertValue(def: OptionDef, raw: unknown, origin: Origin): unknown {
   const where = describe(def, origin);
   const bad = (why: string) => new ConfigError(def.key, `${where}: ${why} (got ${JSON.stringify(raw)})`);
+  if (def.parse) {
+    try {
+      return def.parse(raw, origin);
+    } catch (e) {
+      throw bad((e as Error).message);
+    }
+  }
   switch (def.type) {
     case 'string':
       if (typeof raw === 'number') return String(raw);

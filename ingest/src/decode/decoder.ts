@@ -165,6 +165,8 @@ export class PacketDecoder {
   private readonly fragments: FragmentCache;
   /** Buffer index just past the frame as it was on the wire: bounds the IP length of TSO and jumbo packets. */
   private wireEnd = 0;
+  /** Buffer index of the frame's first byte. */
+  private frameStart = 0;
 
   constructor(options: PacketDecoderOptions = {}) {
     this.fragments = new FragmentCache(options.fragmentCacheSize ?? DEFAULT_FRAGMENT_CACHE_SIZE);
@@ -195,6 +197,7 @@ export class PacketDecoder {
     out.wireLength = wireLength;
     out.tsUs = tsUs;
     this.wireEnd = offset + wireLength;
+    this.frameStart = offset;
 
     switch (linkType) {
       case LINKTYPE_ETHERNET:
@@ -379,6 +382,7 @@ export class PacketDecoder {
     if (ipEnd > end) ipEnd = end;
 
     out.family = 4;
+    out.ipOffset = ip - this.frameStart;
     const src = out.src;
     const dst = out.dst;
     src[0] = (buf[ip + 12] << 24) | (buf[ip + 13] << 16) | (buf[ip + 14] << 8) | buf[ip + 15];
@@ -432,6 +436,7 @@ export class PacketDecoder {
     const ipEnd = declaredEnd < end ? declaredEnd : end;
 
     out.family = 6;
+    out.ipOffset = ip - this.frameStart;
     const src = out.src;
     const dst = out.dst;
     src[0] = (buf[ip + 8] << 24) | (buf[ip + 9] << 16) | (buf[ip + 10] << 8) | buf[ip + 11];

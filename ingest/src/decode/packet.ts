@@ -21,6 +21,8 @@ export class DecodedPacket {
   wireLength = 0;
   /** Length of the IP packet (IPv4 total length, or 40 + IPv6 payload length). */
   ipLength = 0;
+  /** Offset of the (outer) IP header from the start of the frame: the link-layer header's length. */
+  ipOffset = 0;
   /** Capture timestamp, epoch microseconds (fits a double exactly until the year 2255). */
   tsUs = 0;
 }

@@ -177,6 +177,22 @@ export class CompiledFilter {
     this.empty = !this.hasProto && this.any.n + this.src.n + this.dst.n === 0;
   }
 
+  /** Whether one stored flow passes the filter (times aside): for callers that visit flows one by one. */
+  matches(t: FlowTable, s: number): boolean {
+    if (this.empty) return true;
+    if (this.hasProto && this.protoOk[t.proto[s]] === 0) return false;
+    if (this.hasPort) {
+      const x = this.ports[t.srcPort[s]];
+      const y = this.ports[t.dstPort[s]];
+      if (((x | y) & PORT_ANY & (x >> 1) & (y >> 2)) === 0) return false;
+    }
+    const v6 = (t.status[s] & F_V6) !== 0;
+    if (this.any.n > 0 && !this.any.has(t.srcW0, t.srcW123, s, v6) && !this.any.has(t.dstW0, t.dstW123, s, v6)) return false;
+    if (this.src.n > 0 && !this.src.has(t.srcW0, t.srcW123, s, v6)) return false;
+    if (this.dst.n > 0 && !this.dst.has(t.dstW0, t.dstW123, s, v6)) return false;
+    return true;
+  }
+
   /**
    * Writes into `out` (ascending) the slots of stored flows that overlap [fromRel, toRel] (table-relative ms)
    * and pass the filter; returns how many.

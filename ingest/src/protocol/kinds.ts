@@ -75,6 +75,9 @@ export const SYSTEM_METRICS = [
   'load_15',
 ] as const;
 
+/** The flow component's capture counters, sampled with the host metrics; served from the ring buffer (the last hour) only. */
+export const CAPTURE_METRICS = ['capture_packets', 'capture_bytes', 'flows_active', 'capture_dropped', 'capture_errors'] as const;
+
 export const NETWORK_METRICS = [
   'bytes_sent',
   'bytes_recv',
@@ -131,10 +134,10 @@ export const KIND_INFO: Record<QueryKind, KindInfo> = {
   },
   system_metrics: {
     kind: 'system_metrics',
-    description: 'Host CPU, memory, disk and load over time',
+    description: 'Host CPU, memory, disk and load over time (and the capture counters of the last hour)',
     shape: 'series',
     params: ['metric', 'intervalMs', 'aggregate', 'mount'],
-    metrics: SYSTEM_METRICS,
+    metrics: [...SYSTEM_METRICS, ...CAPTURE_METRICS],
   },
   network_metrics: {
     kind: 'network_metrics',
@@ -187,5 +190,5 @@ export function isKind(k: unknown): k is QueryKind {
 }
 
 /** Names served by GET /api/v1/values/:name for template variables. */
-export const VALUE_LISTS = ['kinds', 'protocols', 'targets', 'sources', 'log_sources', 'interfaces', 'mounts', 'top_talkers', 'top_ports'] as const;
+export const VALUE_LISTS = ['kinds', 'protocols', 'targets', 'sources', 'log_sources', 'interfaces', 'net_interfaces', 'mounts', 'top_talkers', 'top_ports'] as const;
 export type ValueListName = (typeof VALUE_LISTS)[number];

@@ -87,6 +87,22 @@ describe('BatchWriter', () => {
     expect(w.counters().flushes).toBe(1);
   });
 
+  it('flushes the writers named in flushFirst before its own rows, so foreign keys find their rows', () => {
+    const events = new BatchWriter<number>(store, { name: 'events', sql: "INSERT INTO log_events (id, timestamp, source) VALUES (?, 0, 'auth')", toParams: (id) => [id], flushIntervalMs: 60_000 });
+    const sql = 'INSERT INTO event_traces (event_id, timestamp) VALUES (?, 0)';
+    const unordered = new BatchWriter<number>(store, { name: 'unordered', sql, toParams: (id) => [id], flushIntervalMs: 60_000 });
+    const traces = new BatchWriter<number>(store, { name: 'traces', sql, toParams: (id) => [id], flushIntervalMs: 60_000, flushFirst: [events] });
+    events.push(1);
+    unordered.push(1);
+    expect(unordered.flush()).toBe(0);
+    expect(unordered.counters()).toMatchObject({ errors: 1, written: 0 });
+    events.push(2);
+    traces.push(2);
+    expect(traces.flush()).toBe(1);
+    expect(store.db.prepare('SELECT event_id FROM event_traces').pluck().all()).toEqual([2]);
+    expect(events.counters()).toMatchObject({ written: 2, queued: 0 });
+  });
+
   it('refuses push() when the queue is full and counts the dropped rows', () => {
     const w = pingWriter(store, { batchSize: 10, maxQueue: 10, flushIntervalMs: 60_000 });
     const accepted = pings(15).map((p) => w.push(p));

@@ -67,6 +67,11 @@ export interface BatchWriterOptions<T> {
   maxQueue?: number;
   /** How long write() waits for room before dropping its row, milliseconds. Default 5000. */
   writeTimeoutMs?: number;
+  /**
+   * Writers whose rows this writer's rows reference by foreign key (event traces and their log events): each
+   * flush of this writer flushes them first, so a referenced row is always committed before its reference.
+   */
+  flushFirst?: ReadonlyArray<{ flush(): number }>;
 }
 
 export const BATCH_WRITER_DEFAULTS = {
@@ -104,6 +109,7 @@ export class BatchWriter<T> implements StoreWriter {
   private readonly flushIntervalMs: number;
   private readonly maxQueue: number;
   private readonly writeTimeoutMs: number;
+  private readonly flushFirst: ReadonlyArray<{ flush(): number }>;
   private readonly stmt: Database.Statement;
   private readonly insertAll: (rows: T[]) => void;
   private readonly insertEach: (rows: T[]) => { written: number; rejected: number; firstError?: unknown };
@@ -138,6 +144,7 @@ export class BatchWriter<T> implements StoreWriter {
     this.flushIntervalMs = o.flushIntervalMs;
     this.maxQueue = o.maxQueue;
     this.writeTimeoutMs = o.writeTimeoutMs;
+    this.flushFirst = opts.flushFirst ?? [];
     // Preparing here reports a bad statement to the code that wrote it, at start rather than at the first flush.
     this.stmt = host.db.prepare(o.sql);
 
@@ -253,6 +260,7 @@ export class BatchWriter<T> implements StoreWriter {
       this.releaseWaiters();
       if (this.queue.length === 0) return { ok: true, written: 0 };
     }
+    for (const w of this.flushFirst) w.flush();
     const batch = this.queue;
     this.queue = [];
     const started = performance.now();

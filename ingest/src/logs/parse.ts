@@ -1,0 +1,315 @@
+/**
+ * One log line -> one LogEvent (or a counted skip). The parser of one source: it holds what a line alone does not
+ * say — the year of RFC 3164 dates, the timestamp of undated lines, and sshd's connections (fail2ban correlates a
+ * connection's lines, so the failure count of a line can depend on an earlier one).
+ *
+ * Source types (`--log TYPE:PATH`): auth (auth.log / secure), fail2ban (fail2ban.log), syslog, kern (kern.log),
+ * auto (decided per line). The type names the event source; which program wrote a line is read from the line.
+ */
+import type { LogAction, LogEvent, LogLevel } from './events';
+import { capField, parseFail2banMessage, parseFirewallMessage, parseSudoMessage, type ProgramMatch } from './programs';
+import { canonicalIp, matchSshdContent, mayMatchFail2ban, scanFail2banPrefix, scannedMlfidEnd, splitFail2banPrefix, SshdFailureTracker, stripSshdErrorPrefix, type SshdMatch } from './sshd';
+import { fail2banText, fastBsdDate, levelFromPri, parseSyslogLine, YearInference, type SyslogFrame } from './syslog';
+import type { JournalFields } from './journald';
+import type { LogSummary } from './summary';
+
+export const LOG_TYPES = ['auth', 'fail2ban', 'syslog', 'kern', 'auto'] as const;
+export type LogType = (typeof LOG_TYPES)[number];
+
+export const SKIP_REASONS = ['empty', 'binary', 'overlong', 'garbage'] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
+
+/** Longest message stored, characters (the line itself may be longer, up to the tailer's line limit). */
+export const MAX_MESSAGE_CHARS = 2048;
+
+export type ParseResult = { event: LogEvent; skip?: undefined } | { event?: undefined; skip: SkipReason };
+
+export interface LineParserOptions {
+  type: LogType;
+  /** The latest time lines can be from (ms): now when tailing, the file's mtime offline. Default: now. */
+  refMs?: number;
+  /** Connections of sshd kept for fail2ban's correlation (fail2ban keeps 100). */
+  maxConnections?: number;
+}
+
+const AUTH_APPS = new Set(['sshd', 'sudo', 'su', 'login', 'passwd', 'chpasswd', 'useradd', 'userdel', 'usermod', 'groupadd', 'systemd-logind', 'polkitd', 'pkexec', 'CRON', 'cron', 'dropbear', 'chsh', 'chfn', 'gdm-password']);
+const ERROR_WORDS = /\b(?:error|failed|failure|fatal|panic|segfault|denied|cannot|unable)\b/i;
+const WARN_WORDS = /\b(?:warn(?:ing)?|deprecated|timeout|timed out|refused)\b/i;
+const CRIT_WORDS = /\b(?:critical|emergency|out of memory|oom-killer|kernel panic)\b/i;
+const FROM_IP = /\bfrom ((?:\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F]{0,4}:[0-9a-fA-F:.]{2,45})\b/;
+
+const SSHD_LEVEL: Partial<Record<LogAction, LogLevel>> = {
+  failed_password: 'warning',
+  failed_publickey: 'notice',
+  auth_failure: 'warning',
+  invalid_user: 'warning',
+  user_not_allowed: 'warning',
+  login_refused: 'warning',
+  connection_refused: 'warning',
+  max_auth_attempts: 'warning',
+  pam_auth_failure: 'warning',
+  negotiation_failure: 'notice',
+  accepted_password: 'info',
+  accepted_publickey: 'info',
+  accepted_other: 'info',
+};
+
+/** True when the text holds bytes no text log holds: NUL and other C0 controls but tab, DEL, or U+FFFD from undecodable bytes. */
+export function isBinary(line: string): boolean {
+  return isBinaryRange(line, 0, line.length);
+}
+
+function isBinaryRange(line: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = line.charCodeAt(i);
+    if ((c < 32 && c !== 9) || c === 127 || c === 0xfffd) return true;
+  }
+  return false;
+}
+
+function textLevel(msg: string): LogLevel {
+  if (CRIT_WORDS.test(msg)) return 'critical';
+  if (ERROR_WORDS.test(msg)) return 'error';
+  if (WARN_WORDS.test(msg)) return 'warning';
+  return 'info';
+}
+
+export class LogLineParser {
+  readonly type: LogType;
+  private readonly years: YearInference;
+  private readonly tracker: SshdFailureTracker;
+  private lastTimestamp: number | null = null;
+
+  constructor(opts: LineParserOptions) {
+    this.type = opts.type;
+    this.years = new YearInference(opts.refMs ?? Date.now());
+    this.tracker = new SshdFailureTracker(opts.maxConnections ?? 100);
+  }
+
+  /** Moves the reference time (a tail calls it as the clock advances). */
+  setReference(refMs: number): void {
+    this.years.setReference(refMs);
+  }
+
+  trackerCounters() {
+    return this.tracker.counters();
+  }
+
+  /** Parses one line without its newline (a trailing CR is dropped). */
+  parse(raw: string): ParseResult {
+    const line = raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw;
+    if (line.length === 0 || (line.length < 64 && line.trim() === '')) return { skip: 'empty' };
+    if (isBinary(line)) return { skip: 'binary' };
+    const frame = parseSyslogLine(line, this.years);
+    if (frame.timestamp === null) {
+      // fail2ban.log is not syslog: "2024-03-27 13:06:56,123 fail2ban.actions [1]: NOTICE [sshd] Ban 1.2.3.4" is
+      // framed as ISO above; an undated line with no "prog: " shape is not a log line.
+      if (frame.app === null && frame.format !== 'rfc5424') return { skip: 'garbage' };
+      frame.timestamp = this.lastTimestamp ?? this.years.reference() / 1000;
+    } else {
+      this.lastTimestamp = frame.timestamp;
+    }
+    return { event: this.toEvent(line, frame) };
+  }
+
+  /**
+   * Counts one line into `summary` as {@link parse} followed by `summary.add(event)` would, without building the
+   * event for the common lines (a dated line of any program but fail2ban): the offline summary of a large file
+   * spends its time here. Every other line goes through parse() itself.
+   */
+  tally(raw: string, summary: LogSummary): SkipReason | null {
+    const line = raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw;
+    const c0 = line.charCodeAt(0);
+    const text = c0 === 60 /* < */ || c0 === 32 || c0 === 9 || line.includes('fail2ban') ? null : fail2banText(line);
+    if (text === null || isBinary(line)) {
+      const r = this.parse(raw);
+      if (r.skip) return r.skip;
+      summary.add(r.event);
+      return null;
+    }
+    const p = splitFail2banPrefix(text);
+    if (p === null) return null;
+    const m = matchSshdContent(p.content, true);
+    if (m === null) return null;
+    const t = this.tracker.observe(p.mlfid, m);
+    summary.count(m.ip ?? t.ip, t.failure, m.action);
+    return null;
+  }
+
+  /**
+   * {@link tally} over many lines at once (LineSink.block): the usual line is scanned by offsets and costs no
+   * string unless a fail2ban rule may match it. A line that contributes nothing to a summary is not inspected
+   * further, so binary lines among those are not counted as skipped; any other line goes through tally().
+   */
+  tallyBlock(text: string, summary: LogSummary, onSkip: (reason: SkipReason) => void): number {
+    let lines = 0;
+    for (let s = 0; s <= text.length; ) {
+      let e = text.indexOf('\n', s);
+      if (e < 0) e = text.length;
+      const next = e + 1;
+      lines++;
+      if (e > s && text.charCodeAt(e - 1) === 13) e--;
+      const c0 = e > s ? text.charCodeAt(s) : 0;
+      // Shapes only the full path knows: empty, PRI, indented, no fast date, fail2ban's own lines.
+      const at = c0 === 60 || c0 <= 32 || fastBsdDate(text, s, e) < 0 ? -1 : scanFail2banPrefix(text, s + 15, e);
+      if (at < 0 || text.startsWith('fail2ban', s + 16) || text.startsWith('fail2ban', scannedMlfidEnd)) {
+        const skip = this.tally(text.slice(s, e), summary);
+        if (skip) onSkip(skip);
+      } else if (mayMatchFail2ban(text, at)) {
+        if (isBinaryRange(text, s, e)) onSkip('binary');
+        else {
+          const m = matchSshdContent(text.slice(at, e), true);
+          if (m !== null) {
+            const t = this.tracker.observe(text.slice(s + 15, scannedMlfidEnd), m);
+            summary.count(m.ip ?? t.ip, t.failure, m.action);
+          }
+        }
+      }
+      s = next;
+    }
+    return lines;
+  }
+
+  /** One journal entry (journalctl -o json): the journal gives the framing, the message is parsed as a line's. */
+  parseJournal(f: JournalFields): ParseResult {
+    if (f.message.trim() === '') return { skip: 'empty' };
+    if (isBinary(f.message)) return { skip: 'binary' };
+    const timestamp = f.timestamp ?? this.lastTimestamp ?? this.years.reference() / 1000;
+    this.lastTimestamp = timestamp;
+    const frame: SyslogFrame = {
+      format: 'journal',
+      timestamp,
+      // The journal's PRIORITY is the syslog severity; keep the facility unknown (user.*) for levelFromPri.
+      pri: f.priority !== null ? 8 + f.priority : null,
+      host: f.host,
+      app: f.identifier,
+      pid: f.pid,
+      message: f.message,
+      f2bText: f.message,
+    };
+    const e = this.toEvent(f.message, frame);
+    e.source = 'journald';
+    if (f.unit) e.metadata = { ...e.metadata, unit: f.unit };
+    return { event: e };
+  }
+
+  private toEvent(line: string, frame: SyslogFrame): LogEvent {
+    const app = frame.app;
+    const f2bApp = app !== null && app.startsWith('fail2ban');
+    // fail2ban.log: "fail2ban.actions [123]: NOTICE [sshd] Ban ..." lands in app/message, or all in the message.
+    if (f2bApp) {
+      const msg = app!.startsWith('fail2ban.') ? `${app}: ${frame.message}` : frame.message;
+      const f = parseFail2banMessage(msg);
+      if (f) return this.programEvent(frame, 'fail2ban', 'fail2ban', f, msg);
+    } else if (frame.format === 'iso' && frame.f2bText.startsWith(' fail2ban.')) {
+      // fail2ban.log itself: "<date> fail2ban.actions        [611]: NOTICE  [sshd] Ban 1.2.3.4" is no syslog header.
+      const msg = frame.f2bText.slice(1);
+      const f = parseFail2banMessage(msg);
+      if (f) return this.programEvent({ ...frame, host: null, pid: null, app: null }, 'fail2ban', 'fail2ban', f, msg);
+    }
+    // fail2ban's view of the line decides failures, whatever the program (its filter does not require "sshd[").
+    let sshd: SshdMatch | null = null;
+    let f2b: { failure: boolean; ip: string | null } | null = null;
+    if (frame.format === 'journal') {
+      // As fail2ban's systemd backend: the journal gives the connection (host, program, pid) and the message.
+      if (app === 'sshd') {
+        sshd = matchSshdContent(stripSshdErrorPrefix(frame.message));
+        if (sshd?.f2b) f2b = this.tracker.observe(`${frame.host ?? ''} sshd[${frame.pid ?? ''}]: `, sshd);
+      }
+    } else if (frame.format === 'rfc5424') {
+      // fail2ban's default (file) mode finds no date and no "sshd[pid]:" in an RFC 5424 line, so it counts no
+      // failure in it (it would with logtype = rfc5424); the failure flag follows fail2ban, the action the line.
+      if (app === 'sshd') sshd = matchSshdContent(stripSshdErrorPrefix(frame.message));
+      const p = splitFail2banPrefix(frame.f2bText);
+      const m = p !== null ? matchSshdContent(p.content, true) : null;
+      if (p !== null && m !== null) {
+        f2b = this.tracker.observe(p.mlfid, m);
+        sshd ??= m;
+      }
+    } else {
+      const p = splitFail2banPrefix(frame.f2bText);
+      if (p !== null) {
+        const m = matchSshdContent(p.content);
+        if (m !== null && m.f2b) {
+          f2b = this.tracker.observe(p.mlfid, m);
+          sshd = m;
+        } else if (app === 'sshd') {
+          sshd = m;
+        }
+      }
+    }
+    if (sshd !== null) return this.sshdEvent(frame, sshd, f2b);
+    if (app === 'sudo') {
+      const s = parseSudoMessage(frame.message);
+      if (s) return this.programEvent(frame, 'auth', 'sudo', s);
+    }
+    if (app === 'kernel' || this.type === 'kern') {
+      const k = parseFirewallMessage(frame.message);
+      if (k) return this.programEvent(frame, 'kern', 'kernel', k);
+    }
+    return this.genericEvent(frame);
+  }
+
+  private source(guess: string): string {
+    return this.type === 'auto' ? guess : this.type;
+  }
+
+  private base(frame: SyslogFrame, source: string, service: string | null, message: string, level: LogLevel): LogEvent {
+    return {
+      timestamp: frame.timestamp!,
+      source: this.source(source),
+      level,
+      message: message.length > MAX_MESSAGE_CHARS ? message.slice(0, MAX_MESSAGE_CHARS) : message,
+      ip: null,
+      user: null,
+      service: capField(service, 64),
+      action: 'other',
+      metadata: null,
+    };
+  }
+
+  private frameMeta(frame: SyslogFrame): Record<string, unknown> {
+    const meta: Record<string, unknown> = {};
+    if (frame.host !== null) meta.host = capField(frame.host, 255);
+    if (frame.pid !== null) meta.pid = frame.pid;
+    return meta;
+  }
+
+  private sshdEvent(frame: SyslogFrame, m: SshdMatch, f2b: { failure: boolean; ip: string | null } | null): LogEvent {
+    const e = this.base(frame, 'auth', frame.app ?? 'sshd', frame.message, SSHD_LEVEL[m.action] ?? 'info');
+    e.action = m.action;
+    e.user = capField(m.user, 128);
+    e.ip = m.ip ?? f2b?.ip ?? null;
+    const meta = this.frameMeta(frame);
+    if (m.port !== null) meta.port = m.port;
+    if (m.method !== null) meta.method = capField(m.method, 32);
+    if (m.host !== null) meta.remote_host = capField(m.host, 255);
+    if (f2b?.failure) meta.f2b_failure = true;
+    e.metadata = meta;
+    return e;
+  }
+
+  private programEvent(frame: SyslogFrame, source: string, service: string, p: ProgramMatch, message = frame.message): LogEvent {
+    const e = this.base(frame, source, service, message, p.level);
+    e.action = p.action;
+    e.ip = p.ip ?? null;
+    e.user = p.user ?? null;
+    e.metadata = { ...this.frameMeta(frame), ...p.metadata };
+    return e;
+  }
+
+  private genericEvent(frame: SyslogFrame): LogEvent {
+    const app = frame.app;
+    const source = app === 'kernel' ? 'kern' : app !== null && AUTH_APPS.has(app) ? 'auth' : 'syslog';
+    const level = frame.pri !== null ? levelFromPri(frame.pri) : textLevel(frame.message);
+    const e = this.base(frame, source, app, frame.message, level);
+    if (level === 'error' || level === 'critical') e.action = 'error';
+    const ip = FROM_IP.exec(frame.message);
+    if (ip) e.ip = canonicalIp(ip[1]);
+    const meta = this.frameMeta(frame);
+    if (frame.msgid) meta.msgid = capField(frame.msgid, 32);
+    if (frame.structuredData && frame.structuredData !== '-') meta.structured_data = capField(frame.structuredData, 1024);
+    e.metadata = Object.keys(meta).length > 0 ? meta : null;
+    return e;
+  }
+}

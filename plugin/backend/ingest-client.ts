@@ -1,0 +1,224 @@
+/**
+ * HTTP client of one data source's ingest service: the query protocol's `POST /api/v1/query`, health, stats
+ * and value lists, with the bearer token, a keep-alive agent (one TCP connection reused across panel
+ * refreshes), a timeout per request and a cap on response size. Failures are classified so that health
+ * checks and query errors can say precisely what is wrong.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { ErrorResponse, HealthResponse, QueryRequest, QueryResponse, StatsResponse } from '@netwatch/ingest/protocol';
+import type { IngestSettings } from './settings';
+import type { PluginMetrics } from './metrics';
+import { scanQueryResponse } from './response-scanner';
+
+/** Largest response body accepted from the ingest service (50 queries of 100k rows fit well below). */
+export const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
+
+export type IngestFailure = 'refused' | 'dns' | 'unreachable' | 'reset' | 'timeout' | 'unauthorized' | 'http' | 'bad_response' | 'too_large' | 'network';
+
+export class IngestError extends Error {
+  override readonly name = 'IngestError';
+  constructor(
+    readonly failure: IngestFailure,
+    message: string,
+    /** The HTTP status to report to Grafana: the ingest service's own, or 502/504 for transport failures. */
+    readonly status: number,
+    /** The protocol error code when the ingest service answered with one. */
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface RawResponse {
+  status: number;
+  contentType: string;
+  body: Buffer;
+}
+
+export type Route = 'query' | 'health' | 'stats' | 'values';
+
+const USER_AGENT = 'netwatch-grafana-plugin';
+
+/** The scanner for frame columns, JSON.parse as the fallback for an answer it does not read (never expected). */
+function parsePacked(body: Buffer): unknown {
+  try {
+    return scanQueryResponse(body);
+  } catch {
+    return JSON.parse(body.toString('utf8'));
+  }
+}
+
+function describeTransportError(err: NodeJS.ErrnoException, origin: string, host: string, timeoutMs: number): IngestError {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return new IngestError('refused', `connection refused by ${origin} (is netwatch-ingest running and listening there?)`, 502);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_NONAME':
+      return new IngestError('dns', `cannot resolve host "${host}" of ${origin} (${err.code})`, 502);
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return new IngestError('unreachable', `${origin} is unreachable (${err.code})`, 502);
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return new IngestError('reset', `${origin} closed the connection (${err.code})`, 502);
+    case 'ETIMEDOUT_NETWATCH':
+      return new IngestError('timeout', `timeout: no answer from ${origin} within ${timeoutMs / 1000} s`, 504);
+    case 'ERR_BODY_TOO_LARGE_NETWATCH':
+      return new IngestError('too_large', `the answer of ${origin} is larger than ${MAX_RESPONSE_BYTES} bytes`, 502);
+    default:
+      return new IngestError('network', `request to ${origin} failed: ${err.message}${err.code ? ` (${err.code})` : ''}`, 502);
+  }
+}
+
+export class IngestClient {
+  readonly settings: IngestSettings;
+  private readonly agent: http.Agent;
+  private readonly transport: typeof http | typeof https;
+  private readonly origin: string;
+  private readonly host: string;
+
+  constructor(
+    settings: IngestSettings,
+    private readonly metrics?: PluginMetrics,
+  ) {
+    this.settings = settings;
+    const u = new URL(settings.baseUrl);
+    this.origin = settings.baseUrl;
+    this.host = u.hostname;
+    this.transport = u.protocol === 'https:' ? https : http;
+    this.agent = new this.transport.Agent({ keepAlive: true, maxSockets: 16, maxFreeSockets: 4, timeout: 60_000 });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** One request; resolves with any HTTP status (callers decide), rejects with an IngestError on transport failure. */
+  request(route: Route, method: 'GET' | 'POST', path: string, body?: string, timeoutMs = this.settings.timeoutMs, auth = true, extraHeaders?: Record<string, string>): Promise<RawResponse> {
+    const started = process.hrtime.bigint();
+    const headers: Record<string, string> = { ...extraHeaders, accept: 'application/json', 'user-agent': USER_AGENT };
+    if (auth && this.settings.token) headers.authorization = `Bearer ${this.settings.token}`;
+    let payload: Buffer | undefined;
+    if (body !== undefined) {
+      payload = Buffer.from(body, 'utf8');
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(payload.length);
+    }
+    return new Promise<RawResponse>((resolve, reject) => {
+      let settled = false;
+      const done = (err: IngestError | undefined, res?: RawResponse) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        const result = err ? err.failure : String(res!.status);
+        this.metrics?.ingestRequests.inc({ route, result: /^\d+$/.test(result) ? `${result[0]}xx` : result });
+        this.metrics?.ingestDuration.observe({ route }, Number(process.hrtime.bigint() - started) / 1e9);
+        if (err) reject(err);
+        else resolve(res!);
+      };
+      const fail = (e: NodeJS.ErrnoException) => done(describeTransportError(e, this.origin, this.host, timeoutMs));
+      const req = this.transport.request(`${this.settings.baseUrl}${path}`, { method, headers, agent: this.agent }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_RESPONSE_BYTES) {
+            res.destroy();
+            fail(Object.assign(new Error('too large'), { code: 'ERR_BODY_TOO_LARGE_NETWATCH' }));
+            return;
+          }
+          chunks.push(c);
+        });
+        res.on('end', () => done(undefined, { status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size) }));
+        res.on('error', fail);
+        res.on('aborted', () => fail(Object.assign(new Error('aborted'), { code: 'ECONNRESET' })));
+      });
+      const timer = setTimeout(() => {
+        fail(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT_NETWATCH' }));
+        req.destroy();
+      }, timeoutMs);
+      req.on('error', fail);
+      req.end(payload);
+    });
+  }
+
+  /** Parses a JSON answer; a non-2xx status becomes an IngestError carrying the protocol's error code. */
+  private async json<T>(
+    route: Route,
+    method: 'GET' | 'POST',
+    path: string,
+    body?: string,
+    timeoutMs?: number,
+    auth = true,
+    extraHeaders?: Record<string, string>,
+    parse: (body: Buffer) => unknown = (b) => JSON.parse(b.toString('utf8')),
+  ): Promise<T> {
+    const res = await this.request(route, method, path, body, timeoutMs, auth, extraHeaders);
+    let parsed: unknown;
+    const t0 = process.hrtime.bigint();
+    try {
+      parsed = parse(res.body);
+      if (route === 'query') this.metrics?.stageDuration.observe({ stage: 'decode' }, Number(process.hrtime.bigint() - t0) / 1e9);
+    } catch {
+      if (res.status === 401) throw this.unauthorized();
+      throw new IngestError('bad_response', `${this.origin}${path} answered HTTP ${res.status} with a body that is not JSON: is this the URL of a Netwatch ingest service?`, 502);
+    }
+    if (res.status === 401) throw this.unauthorized();
+    if (res.status < 200 || res.status > 299) {
+      const e = (parsed as Partial<ErrorResponse>)?.error;
+      if (e && typeof e.code === 'string') throw new IngestError('http', `${e.code}: ${e.message}`, res.status, e.code);
+      throw new IngestError('http', `${this.origin}${path} answered HTTP ${res.status}`, res.status);
+    }
+    return parsed as T;
+  }
+
+  private unauthorized(): IngestError {
+    return new IngestError(
+      'unauthorized',
+      this.settings.token
+        ? `unauthorized: ${this.origin} refused the token (HTTP 401); check the token in the data source settings`
+        : `unauthorized: ${this.origin} requires a token (HTTP 401); set it in the data source settings`,
+      401,
+      'NETWATCH_ERR_UNAUTHORIZED',
+    );
+  }
+
+  /**
+   * `extraHeaders` carries `FromAlert` on, as the Go SDK's alert forwarder middleware does. With `packed`, frame
+   * columns come back as PackedColumns for the Arrow encoder (response-scanner.ts), else as JS arrays.
+   */
+  async query(body: QueryRequest, extraHeaders?: Record<string, string>, packed = false): Promise<QueryResponse> {
+    const res = await this.json<QueryResponse>('query', 'POST', '/api/v1/query', JSON.stringify(body), undefined, true, extraHeaders, packed ? parsePacked : undefined);
+    if (!res || typeof res !== 'object' || typeof res.results !== 'object' || res.results === null) {
+      throw new IngestError('bad_response', `${this.origin}/api/v1/query answered without "results": is this a Netwatch ingest service?`, 502);
+    }
+    return res;
+  }
+
+  /** `/api/v1/health` is public on the ingest service, so it proves reachability without the token. */
+  health(timeoutMs?: number): Promise<HealthResponse> {
+    return this.json<HealthResponse>('health', 'GET', '/api/v1/health', undefined, timeoutMs, false);
+  }
+
+  /** `/api/v1/stats` requires the token when the service has one: it proves the token. */
+  stats(timeoutMs?: number): Promise<StatsResponse> {
+    return this.json<StatsResponse>('stats', 'GET', '/api/v1/stats', undefined, timeoutMs);
+  }
+
+  /** A value list as the ingest service answers it (any status), for proxying to Grafana. */
+  values(name: string, search: string, timeoutMs?: number): Promise<RawResponse> {
+    return this.request('values', 'GET', `/api/v1/values/${encodeURIComponent(name)}${search}`, undefined, timeoutMs);
+  }
+
+  async valueList(name: string, timeoutMs?: number): Promise<string[] | undefined> {
+    try {
+      const r = await this.json<{ values: string[] }>('values', 'GET', `/api/v1/values/${encodeURIComponent(name)}`, undefined, timeoutMs);
+      return Array.isArray(r.values) ? r.values : undefined;
+    } catch (e) {
+      if (e instanceof IngestError && (e.status === 501 || e.status === 404)) return undefined;
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,2 @@
+// Stylesheets imported by @grafana/ui have no meaning in jsdom.
+module.exports = {};

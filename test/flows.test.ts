@@ -1,0 +1,307 @@
+/**
+ * Flows through the built `netwatch-ingest`, as a user runs it: `serve --interface lo` capturing real packets
+ * with libpcap (CI runs as root), `serve --pcap` replaying a shared capture, the snapshot surviving a restart,
+ * and the offline `flows` command's exit codes and messages. Real processes, real sockets, the HTTP API.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const BIN = path.resolve(__dirname, '../ingest/bin/netwatch-ingest.js');
+const DATA = process.env.NETWATCH_TEST_DATA ?? path.resolve(__dirname, '../../shared/data');
+const PCAP = path.join(DATA, 'pcap');
+const haveData = existsSync(PCAP);
+const describeWithData = haveData || process.env.NETWATCH_REQUIRE_TEST_DATA === '1' ? describe : describe.skip;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function runSync(args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 30_000, maxBuffer: 64 << 20 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface Running {
+  child: ChildProcess;
+  url: string;
+  stderr: () => string;
+}
+
+function startServe(args: string[]): Promise<Running> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', '--log-level', 'info', ...args], {
+    env: { PATH: process.env.PATH ?? '' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ready line within 15 s; stderr:\n${err}`)), 15_000);
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => {
+      err += d;
+      const ready = err.split('\n').find((l) => l.includes('"url"') && l.includes('ready'));
+      if (ready) {
+        clearTimeout(timer);
+        resolve({ child, url: JSON.parse(ready).url, stderr: () => err });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before ready; stderr:\n${err}`));
+    });
+  });
+}
+
+async function stop(svc: Running): Promise<number | null> {
+  const exited = new Promise<number | null>((r) => svc.child.once('exit', (code) => r(code)));
+  svc.child.kill('SIGTERM');
+  return exited;
+}
+
+type Row = Record<string, unknown>;
+
+async function query(url: string, q: Record<string, unknown>, range = { from: 'now-1h', to: 'now' }): Promise<Array<{ name?: string; rows: Row[]; labels: unknown }>> {
+  const res = await fetch(`${url}/api/v1/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...range, queries: [{ refId: 'A', ...q }] }) });
+  const body = (await res.json()) as { results: { A: { frames?: Array<{ schema: { name?: string; fields: Array<{ name: string; labels?: unknown }> }; data: { values: unknown[][] } }>; error?: unknown } } };
+  const r = body.results.A;
+  if (!r.frames) throw new Error(`query failed: ${JSON.stringify(r.error)}`);
+  return r.frames.map((f) => {
+    const names = f.schema.fields.map((x) => x.name);
+    const n = f.data.values[0]?.length ?? 0;
+    return { name: f.schema.name, labels: f.schema.fields[1]?.labels, rows: Array.from({ length: n }, (_, i) => Object.fromEntries(names.map((k, j) => [k, f.data.values[j][i]]))) };
+  });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 8000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+const pick = (r: Row, keys: string[]) => Object.fromEntries(keys.map((k) => [k, r[k]]));
+const KEYS = ['src_ip', 'src_port', 'dst_ip', 'dst_port', 'protocol', 'packets', 'bytes', 'packets_rev', 'bytes_rev', 'state'];
+
+describe('serve --interface lo (live libpcap capture)', () => {
+  it('captures UDP and TCP sent to 127.0.0.1 by this test and serves them as flows over HTTP', async () => {
+    // The listeners come first: their ports make the BPF filter, so other traffic on lo stays out.
+    const server = dgram.createSocket('udp4');
+    await new Promise<void>((r) => server.bind(0, '127.0.0.1', r));
+    const client = dgram.createSocket('udp4');
+    await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
+    const udpServer = server.address().port;
+    const udpClient = client.address().port;
+    server.on('message', (msg, from) => server.send(Buffer.alloc(200, 1), from.port, from.address));
+    const tcp = net.createServer((s) => {
+      s.on('data', () => s.end('pong'));
+    });
+    await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
+    const tcpPort = (tcp.address() as net.AddressInfo).port;
+
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'netwatch-live-'));
+    const svc = await startServe(['--data-dir', dir, '--interface', 'lo', '--bpf', `udp port ${udpServer} or tcp port ${tcpPort}`]);
+    try {
+      await sleep(300);
+      // 5 datagrams of 100 bytes, each answered with 200: on lo (Ethernet framing) a frame is 14 + 20 + 8 + payload.
+      for (let i = 0; i < 5; i++) {
+        await new Promise<void>((r) => client.send(Buffer.alloc(100, 2), udpServer, '127.0.0.1', () => r()));
+        await sleep(10);
+      }
+      const tcpClientPort = await new Promise<number>((resolve, reject) => {
+        const c = net.connect({ host: '127.0.0.1', port: tcpPort }, () => c.write('ping'));
+        const port = () => c.localPort!;
+        c.on('data', () => undefined);
+        c.on('end', () => {
+          c.end();
+          resolve(port());
+        });
+        c.on('error', reject);
+      });
+
+      const udp = await until('the UDP flow with its 5 answers', async () => {
+        const [f] = await query(svc.url, { kind: 'flows', port: String(udpServer), protocol: 'udp' });
+        const r = f.rows[0];
+        return r && r.packets_rev === 5 ? f.rows : undefined;
+      });
+      expect(udp.map((r) => pick(r, KEYS))).toEqual([
+        { src_ip: '127.0.0.1', src_port: udpClient, dst_ip: '127.0.0.1', dst_port: udpServer, protocol: 'udp', packets: 5, bytes: 5 * 142, packets_rev: 5, bytes_rev: 5 * 242, state: 'active' },
+      ]);
+
+      const tcpRows = await until('the TCP connection, closed both ways', async () => {
+        const [f] = await query(svc.url, { kind: 'flows', port: String(tcpPort), protocol: 'tcp' });
+        return f.rows.length === 1 && f.rows[0].state === 'closed' ? f.rows : undefined;
+      });
+      const t = tcpRows[0];
+      expect(pick(t, ['src_ip', 'src_port', 'dst_ip', 'dst_port', 'protocol', 'state'])).toEqual({ src_ip: '127.0.0.1', src_port: tcpClientPort, dst_ip: '127.0.0.1', dst_port: tcpPort, protocol: 'tcp', state: 'closed' });
+      // SYN, ACK, data, FIN at least from the client; SYN-ACK, data, FIN from the server; 4 payload bytes each way.
+      expect(t.packets as number).toBeGreaterThanOrEqual(4);
+      expect(t.packets_rev as number).toBeGreaterThanOrEqual(3);
+      expect(t.bytes as number).toBeGreaterThanOrEqual(4 * 66 + 4);
+      expect(t.bytes_rev as number).toBeGreaterThanOrEqual(3 * 66 + 4);
+
+      const stats = (await (await fetch(`${svc.url}/api/v1/stats`)).json()) as { components: { flows: Record<string, unknown> } };
+      expect(stats.components.flows).toMatchObject({ live_captures: 1, decode_errors: 0, table_flows: 2 });
+      expect(stats.components.flows.packets_seen as number).toBeGreaterThanOrEqual(17);
+      const values = (await (await fetch(`${svc.url}/api/v1/values/top_ports`)).json()) as { values: string[] };
+      expect(values.values).toEqual(expect.arrayContaining([String(udpServer), String(tcpPort)]));
+      const ifaces = (await (await fetch(`${svc.url}/api/v1/values/interfaces`)).json()) as { values: string[] };
+      expect(ifaces.values).toContain('lo');
+    } finally {
+      expect(await stop(svc)).toBe(0);
+      client.close();
+      server.close();
+      tcp.close();
+    }
+  });
+
+  it('refuses to start on an interface that does not exist, in one line', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'netwatch-live-'));
+    const r = spawnSync(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--interface', 'nosuch0', '--log-level', 'silent'], { encoding: 'utf8', timeout: 15_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/cannot capture on nosuch0/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describeWithData('serve --pcap (replay) and the flow snapshot', () => {
+  it('replays a capture as "now", serves flows, series and top talkers, and keeps them across a restart', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'netwatch-replay-'));
+    const file = path.join(PCAP, 'zeek_sshguess.pcap');
+    const svc = await startServe(['--data-dir', dir, '--pcap', file, '--replay-speed', 'max']);
+    let flowsBefore: Row[];
+    try {
+      flowsBefore = await until('the replayed flows', async () => {
+        const [f] = await query(svc.url, { kind: 'flows', limit: 100 });
+        return f.rows.length === 11 ? f.rows : undefined;
+      });
+      // zeek_sshguess.pcap: 11 SSH connections, 431 packets (reference/SUMMARY.tsv), all to port 22.
+      expect(flowsBefore.reduce((n, r) => n + (r.packets as number) + (r.packets_rev as number), 0)).toBe(431);
+      expect(new Set(flowsBefore.map((r) => r.dst_port))).toEqual(new Set([22]));
+      const series = await query(svc.url, { kind: 'flow_series', metric: 'packets', intervalMs: 60_000 });
+      expect(series).toHaveLength(1);
+      expect(series[0].rows.reduce((n, r) => n + (r.packets as number) * 60, 0)).toBeCloseTo(431, 6);
+      const talkers = await query(svc.url, { kind: 'top_talkers', groupBy: 'dst_port' });
+      expect(talkers[0].rows.map((r) => pick(r, ['dst_port', 'packets', 'flows']))).toEqual([{ dst_port: 22, packets: 431, flows: 11 }]);
+    } finally {
+      expect(await stop(svc)).toBe(0);
+    }
+    expect(svc.stderr()).toMatch(/flow snapshot written/);
+    expect(existsSync(path.join(dir, 'flows.snapshot'))).toBe(true);
+
+    const again = await startServe(['--data-dir', dir]);
+    try {
+      expect(again.stderr()).toMatch(/"flows":11[^\n]*flow snapshot loaded/);
+      const [f] = await query(again.url, { kind: 'flows', limit: 100 });
+      const ids = (rows: Row[]) => rows.map((r) => pick(r, ['src_ip', 'src_port', 'dst_ip', 'dst_port', 'packets', 'bytes', 'packets_rev', 'bytes_rev', 'first_seen', 'last_seen'])).sort((a, b) => (a.src_port as number) - (b.src_port as number));
+      expect(ids(f.rows)).toEqual(ids(flowsBefore!));
+    } finally {
+      expect(await stop(again)).toBe(0);
+    }
+
+    // A damaged snapshot is ignored with a warning, and the service starts empty.
+    const snap = path.join(dir, 'flows.snapshot');
+    const bytes = readFileSync(snap);
+    bytes[bytes.length - 5] ^= 0xff;
+    writeFileSync(snap, bytes);
+    const third = await startServe(['--data-dir', dir]);
+    try {
+      expect(third.stderr()).toMatch(/fails its CRC-32 check; starting with an empty flow table/);
+      const [f] = await query(third.url, { kind: 'flows' });
+      expect(f.rows).toEqual([]);
+    } finally {
+      expect(await stop(third)).toBe(0);
+    }
+  });
+
+  it('refuses a --pcap file that is not a capture, in one line', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'netwatch-replay-'));
+    const r = spawnSync(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--pcap', path.join(PCAP, 'PROVENANCE.tsv'), '--log-level', 'silent'], { encoding: 'utf8', timeout: 15_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/PROVENANCE\.tsv: not a pcap or pcapng capture/)]);
+  });
+});
+
+describeWithData('netwatch-ingest flows (offline)', () => {
+  const tmp = haveData ? mkdtempSync(path.join(os.tmpdir(), 'netwatch-flows-')) : '';
+
+  it('documents its flags in --help', () => {
+    const r = runSync(['flows', '--help']);
+    expect(r.code).toBe(0);
+    for (const flag of ['--format', '--cidr', '--src-cidr', '--dst-cidr', '--port', '--src-port', '--dst-port', '--protocol', '--idle-timeout', '--max-flows']) expect(r.stdout).toContain(flag);
+  });
+
+  it('prints one JSON object per line with the fields of the issue, filtered by CIDR, port and protocol', () => {
+    const r = runSync(['flows', '--format', 'json', '--cidr', '141.142.228.5/32', '--port', '80', '--protocol', 'tcp', path.join(PCAP, 'zeek_http-vlan-0.pcap')]);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    const flows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(flows).toEqual([
+      {
+        src_ip: '141.142.228.5',
+        src_port: 59856,
+        dst_ip: '192.150.187.43',
+        dst_port: 80,
+        protocol: 6,
+        packets: 7,
+        bytes: 638,
+        packets_rev: 7,
+        bytes_rev: 5505,
+        first_seen: 1362692526869,
+        last_seen: 1362692527080,
+        tcp_flags: 0x1b,
+        tcp_flags_rev: 0x1b,
+        state: 'closed',
+      },
+    ]);
+    // reference/zeek_http-vlan-0.tcpudp_flows.tsv: 7 packets / 638 frame bytes one way, 7 / 5505 the other.
+    const ref = readFileSync(path.join(PCAP, 'reference', 'zeek_http-vlan-0.tcpudp_flows.tsv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t'));
+    expect(ref.map((x) => [Number(x[5]), Number(x[7])])).toEqual([
+      [7, 638],
+      [7, 5505],
+    ]);
+  });
+
+  it('prints CSV with a header, and a table', () => {
+    const file = path.join(PCAP, 'zeek_icmp.pcap');
+    const csv = runSync(['flows', '--format', 'csv', file]);
+    expect(csv.stdout.trim().split('\n')).toEqual([
+      'src_ip,src_port,dst_ip,dst_port,protocol,packets,bytes,packets_rev,bytes_rev,first_seen,last_seen,tcp_flags,tcp_flags_rev,state',
+      '192.168.0.89,8,192.168.0.1,0,1,8,592,4,296,1309144887024,1309144890030,0,0,active',
+    ]);
+    const table = runSync(['flows', file]).stdout.trim().split('\n');
+    expect(table).toHaveLength(2);
+    expect(table[0]).toMatch(/^SRC\s+SPORT\s+DST\s+DPORT\s+PROTO\s+PACKETS\s+BYTES\s+PKTS_REV\s+BYTES_REV\s+FIRST_SEEN\s+LAST_SEEN\s+STATE$/);
+    expect(table[1].split(/\s+/)).toEqual(['192.168.0.89', '8', '192.168.0.1', '0', 'icmp', '8', '592', '4', '296', '2011-06-27T03:21:27.024Z', '2011-06-27T03:21:30.030Z', 'active']);
+  });
+
+  it('prints what a truncated file holds, warns, and exits 0', () => {
+    const whole = readFileSync(path.join(PCAP, 'zeek_sshguess.pcap'));
+    const cut = path.join(tmp, 'cut.pcap');
+    writeFileSync(cut, whole.subarray(0, 40_000));
+    const r = runSync(['flows', '--format', 'json', cut]);
+    expect(r.code).toBe(0);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^netwatch-ingest flows: warning: .*cut\.pcap: truncated record at byte \d+; printed the flows of the \d+ packets before it$/)]);
+    const packets = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).reduce((n, f) => n + f.packets + f.packets_rev, 0);
+    expect(packets).toBe(Number(/the (\d+) packets/.exec(r.stderr)![1]));
+    expect(packets).toBeGreaterThan(100);
+  });
+
+  it.each([
+    [['flows', 'PROVENANCE.tsv'], 1, /^netwatch-ingest flows: .*PROVENANCE\.tsv: not a pcap or pcapng capture \(magic 0x[0-9a-f]{8}\)$/],
+    [['flows', 'no-such.pcap'], 1, /^netwatch-ingest flows: .*no-such\.pcap: no such file$/],
+    [['flows', 'reference'], 1, /^netwatch-ingest flows: .*reference: is a directory, not a capture file$/],
+    [['flows', '--format', 'xml', 'zeek_icmp.pcap'], 2, /^netwatch-ingest flows: --format: expected table, json or csv/],
+    [['flows', '--cidr', '10.0.0.0/33', 'zeek_icmp.pcap'], 2, /^netwatch-ingest flows: --cidr: /],
+    [['flows', '--idle-timeout', 'soon', 'zeek_icmp.pcap'], 2, /^netwatch-ingest flows: --idle-timeout: expected seconds/],
+    [['flows', '--bogus', 'zeek_icmp.pcap'], 2, /^netwatch-ingest flows: unknown flag --bogus/],
+  ])('%j exits %d with one line and no stack trace', (args, code, message) => {
+    // The last argument names a file of the shared collection.
+    const r = runSync([...args.slice(0, -1), path.join(PCAP, args[args.length - 1])]);
+    expect(r.code).toBe(code);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(message)]);
+  });
+});

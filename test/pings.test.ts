@@ -1,0 +1,143 @@
+/**
+ * Pings through the built `netwatch-ingest serve`, as a user runs it: real probes on loopback, the ICMP mechanism
+ * chosen at start (raw sockets as root, fping when run as an unprivileged user), rows in SQLite after SIGTERM.
+ * Needs `npm run build` first (npm test does it).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+
+const BIN = path.resolve(__dirname, '../ingest/bin/netwatch-ingest.js');
+
+interface Running {
+  child: ChildProcess;
+  url: string;
+  logs: () => Array<Record<string, unknown>>;
+}
+
+/** `wrap`: a command that runs the service, e.g. setpriv with other credentials. */
+function startServe(args: string[], wrap: string[] = []): Promise<Running> {
+  const argv = [...wrap, process.execPath, BIN, 'serve', ...args];
+  const child = spawn(argv[0], argv.slice(1), { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  const logs = () =>
+    err
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ready line within 15 s; stderr:\n${err}`)), 15_000);
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => {
+      err += d;
+      const ready = logs().find((l) => typeof l.url === 'string' && String(l.msg).includes('ready'));
+      if (ready) {
+        clearTimeout(timer);
+        resolve({ child, url: ready.url as string, logs });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before ready; stderr:\n${err}`));
+    });
+  });
+}
+
+async function stopServe(svc: Running): Promise<number | null> {
+  const exited = new Promise<number | null>((r) => svc.child.once('exit', r));
+  svc.child.kill('SIGTERM');
+  return exited;
+}
+
+const PROBE = ['--ping-interval', '1', '--ping-count', '3', '--ping-spacing', '50', '--ping-timeout', '400'];
+
+describe('netwatch-ingest serve --ping', () => {
+  it('as root: ICMP by raw socket with TTL, TCP to open and closed ports, every recorded round in SQLite after SIGTERM', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'netwatch-e2e-pings-'));
+    const open = net.createServer((c) => c.destroy());
+    await new Promise<void>((r) => open.listen(0, '127.0.0.1', () => r()));
+    const openPort = (open.address() as net.AddressInfo).port;
+    const closed = net.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+    const closedPort = (closed.address() as net.AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+
+    const svc = await startServe(['--listen', '127.0.0.1:0', '--data-dir', dir, ...PROBE, '--ping', '127.0.0.1', '--ping', '::1', '--ping', `tcp://127.0.0.1:${openPort}`, '--ping', `tcp://127.0.0.1:${closedPort}`]);
+    try {
+      const chosen = svc.logs().find((l) => l.icmp);
+      expect(chosen).toMatchObject({ icmp: 'raw', tried: [{ mechanism: 'raw', ok: true }] });
+      expect(chosen!.msg).toMatch(/^pings: ICMP echo by raw: raw ICMP sockets open \(root or CAP_NET_RAW\) and 127\.0\.0\.1 answered in [\d.]+ ms$/);
+      // Rounds at 0, 1 and 2 s; stop right after the third, with its rows still in the writers' queues.
+      await new Promise((r) => setTimeout(r, 2600));
+    } finally {
+      expect(await stopServe(svc)).toBe(0);
+      open.close();
+    }
+    const stopped = svc.logs().find((l) => l.msg === 'pings stopped: every recorded round flushed');
+    expect(stopped).toMatchObject({ rows_dropped: 0 });
+    const db = new Database(path.join(dir, 'netwatch.db'), { readonly: true });
+    try {
+      const rounds = stopped!.rounds as number;
+      expect(rounds).toBeGreaterThanOrEqual(8);
+      expect(db.prepare('SELECT count(*) FROM pings').pluck().get()).toBe(rounds);
+      expect(db.prepare('SELECT count(*) FROM ping_metadata').pluck().get()).toBe(rounds);
+      const perTarget = db
+        .prepare('SELECT p.target, min(p.success), max(p.success), max(m.packet_loss), min(m.packet_loss), max(m.ttl) FROM pings p JOIN ping_metadata m USING (ts, target) GROUP BY p.target ORDER BY p.target')
+        .raw()
+        .all();
+      const want: unknown[][] = [
+        ['127.0.0.1', 1, 1, 0, 0, 64],
+        ['::1', 1, 1, 0, 0, null],
+        [`tcp://127.0.0.1:${closedPort}`, 0, 0, 100, 100, null],
+        [`tcp://127.0.0.1:${openPort}`, 1, 1, 0, 0, null],
+      ];
+      expect(perTarget).toEqual(want.sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1)));
+      expect(db.prepare('SELECT DISTINCT kind, error FROM ping_probes').raw().all()).toEqual([['tcp', 'connect: ECONNREFUSED']]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('as an unprivileged user: raw sockets are refused, so ICMP goes through fping, and says why', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'netwatch-e2e-fping-'));
+    // User nobody without CAP_NET_RAW; it keeps only the file-access capabilities, so it can read the checkout and
+    // write the data directory wherever they are (fping then gets cap_net_raw from its own file capability).
+    const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=+dac_read_search,+dac_override', '--ambient-caps=+dac_read_search,+dac_override', '--'];
+    const svc = await startServe(['--listen', '127.0.0.1:0', '--data-dir', dir, ...PROBE, '--ping', '127.0.0.1', '--ping', '::1'], asNobody);
+    try {
+      const chosen = svc.logs().find((l) => l.icmp);
+      expect(chosen).toMatchObject({
+        icmp: 'fping',
+        tried: [
+          { mechanism: 'raw', ok: false, why: 'cannot open a raw ICMP socket: Operation not permitted (needs root or CAP_NET_RAW)' },
+          { mechanism: 'datagram', ok: false },
+          { mechanism: 'fping', ok: true },
+        ],
+      });
+      await new Promise((r) => setTimeout(r, 1600));
+    } finally {
+      expect(await stopServe(svc)).toBe(0);
+    }
+    const db = new Database(path.join(dir, 'netwatch.db'), { readonly: true });
+    try {
+      const rows = db.prepare('SELECT target, min(success), count(*) >= 2 FROM pings GROUP BY target ORDER BY target').raw().all();
+      expect(rows).toEqual([
+        ['127.0.0.1', 1, 1],
+        ['::1', 1, 1],
+      ]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('exits 2 naming the flag when a target is malformed', async () => {
+    const child = spawn(process.execPath, [BIN, 'serve', '--ping', 'tcp://127.0.0.1'], { env: { PATH: process.env.PATH ?? '' } });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const code = await new Promise((r) => child.once('exit', r));
+    expect([code, err.trim()]).toEqual([2, 'netwatch-ingest serve: --ping: "tcp://127.0.0.1": expected tcp://HOST:PORT with a port from 1 to 65535 (got "tcp://127.0.0.1")']);
+  });
+});
