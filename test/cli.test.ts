@@ -90,7 +90,7 @@ describe('netwatch-ingest', () => {
     const stats = (await (await fetch(`${svc.url}/api/v1/stats`, { headers: { authorization: 'Bearer tok' } })).json()) as {
       components: { store: Record<string, number> };
     };
-    expect(stats.components.store.schema_version).toBe(2);
+    expect(stats.components.store.schema_version).toBe(3);
 
     const exited = waitExit(svc.child);
     svc.child.kill('SIGTERM');
@@ -104,7 +104,7 @@ describe('netwatch-ingest', () => {
     try {
       const events = db.prepare("SELECT action FROM log_events WHERE source = 'netwatch' ORDER BY id").pluck().all();
       expect(events).toEqual(['start', 'stop']);
-      expect(db.prepare("SELECT value FROM metadata WHERE key = 'schema_version'").pluck().get()).toBe('2');
+      expect(db.prepare("SELECT value FROM metadata WHERE key = 'schema_version'").pluck().get()).toBe('3');
     } finally {
       db.close();
     }

@@ -78,6 +78,12 @@ describe('provisioned dashboards', () => {
       expect(panels.length).toBeGreaterThan(0);
     });
 
+    it('uses only panel types built into Grafana, each with its options and field config', () => {
+      const core = new Set(['timeseries', 'table', 'stat', 'gauge', 'bargauge', 'barchart', 'piechart', 'logs', 'text', 'row', 'state-timeline', 'heatmap']);
+      expect(panels.filter((p) => !core.has(p.type)).map((p) => `${p.id} ${p.type}`)).toEqual([]);
+      expect(panels.filter((p) => p.type !== 'row' && (typeof p.options !== 'object' || (p.type !== 'logs' && typeof p.fieldConfig !== 'object'))).map((p) => p.id)).toEqual([]);
+    });
+
     it('has unique integer panel ids', () => {
       const ids = panels.map((p) => p.id);
       expect(ids.every((id) => Number.isInteger(id) && id > 0)).toBe(true);

@@ -1,21 +1,41 @@
 /**
- * Flow table benchmark (`npm run bench -- flows`): memory per flow at 1M flows, add() throughput, and query
- * latency (p50/p99) of the flow queries over 1M flows. Figures go to docs/benchmarks.md.
+ * Flows benchmark (`npm run bench -- flows`), figures for docs/benchmarks.md:
  *
- * Options: --flows=N (default 1,000,000), --runs=N query repetitions (default 200).
+ * 1. The offline pass side by side with the reference tools on the same real-mix capture: the whole
+ *    `netwatch-ingest flows --format json FILE` process (start-up and JSON output included), `softflowd -r`
+ *    (tracking up to 1M flows, IPv6 included, as we do) and `tcpdump -r FILE -w /dev/null` (the read-only
+ *    floor). Median of --passes runs each, interleaved; wall time and CPU time (user + system, from bash's
+ *    `times`) because the machine is shared and wall time also measures the neighbours.
+ * 2. Memory per flow at 1M flows (heap + array buffers, measured), add() throughput, and the latency (p50/p99)
+ *    of the flow queries over 1M flows.
+ *
+ * The capture is built once under /tmp with ../shared/data/make_big_pcap.sh (70 copies, about 1M packets),
+ * or given with --pcap=FILE. Options: --copies=N, --passes=N (default 5), --flows=N (default 1,000,000),
+ * --runs=N query repetitions (default 200).
  */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CaptureFileReader, createPacketRecord } from '../src/capture/pcap-file';
 import { DecodedPacket, TCP_ACK, TCP_SYN } from '../src/decode/packet';
 import { parseCidr } from '../src/protocol/cidr';
 import { queryFlowSeries, queryFlows, queryTopTalkers, type FlowFilter } from '../src/flows/queries';
 import { FlowTable } from '../src/flows/table';
+import { testDataPath } from '../src/testing/data';
 
+const argOf = (name: string): string | undefined => process.argv.find((x) => x.startsWith(`--${name}=`))?.slice(name.length + 3);
 const arg = (name: string, dflt: number) => {
-  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
-  return a ? Number(a.slice(name.length + 3)) : dflt;
+  const a = argOf(name);
+  return a === undefined ? dflt : Number(a);
 };
 const FLOWS = arg('flows', 1_000_000);
 const RUNS = arg('runs', 200);
+const PASSES = arg('passes', 5);
+const COPIES = arg('copies', 70);
 const gc = (globalThis as { gc?: () => void }).gc;
+const REPO = path.resolve(__dirname, '../../..');
+const CLI = path.join(REPO, 'ingest/bin/netwatch-ingest.js');
 
 function memNow(): number {
   gc?.();
@@ -23,6 +43,87 @@ function memNow(): number {
   const m = process.memoryUsage();
   return m.heapUsed + m.arrayBuffers;
 }
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+// ---- 1. offline pass against softflowd and tcpdump ----
+
+function bigCapture(): string {
+  const given = argOf('pcap');
+  if (given) return given;
+  const dir = path.join(os.tmpdir(), 'netwatch-bench');
+  const file = path.join(dir, `big${COPIES}.pcap`);
+  if (!existsSync(file)) {
+    mkdirSync(dir, { recursive: true });
+    console.log(`building ${file} with make_big_pcap.sh (${COPIES} copies)...`);
+    execFileSync('bash', [testDataPath('make_big_pcap.sh'), testDataPath('pcap'), file, String(COPIES), '3'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  return file;
+}
+
+/** Runs a shell command line `reps` times; wall and CPU seconds (user + system of the children) per run. */
+function timeShell(cmd: string): { wall: number; cpu: number } {
+  const script = `${cmd} ; times`;
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', maxBuffer: 16 << 20 });
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr}`);
+  // `times` prints the shell's user/system times, then its children's: "0m0.598s 0m0.131s".
+  const lines = r.stdout.trim().split('\n');
+  const m = /(\d+)m([\d.]+)s (\d+)m([\d.]+)s/.exec(lines[lines.length - 1]);
+  if (!m) throw new Error(`cannot read times from ${JSON.stringify(r.stdout)}`);
+  const cpu = Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]);
+  return { wall, cpu };
+}
+
+function countPackets(file: string): number {
+  const r = CaptureFileReader.open(file);
+  const rec = createPacketRecord();
+  let n = 0;
+  while (r.next(rec)) n++;
+  r.close();
+  return n;
+}
+
+function offlineComparison(): void {
+  const file = bigCapture();
+  const packets = countPackets(file);
+  const out = path.join(os.tmpdir(), `netwatch-bench-flows-${process.pid}.json`);
+  const tools: Array<[string, string]> = [
+    ['netwatch-ingest flows --format json', `node ${CLI} flows --format json ${file} > ${out}`],
+    ['softflowd -r (-m 1000000 -6)', `softflowd -r ${file} -m 1000000 -6 -n 127.0.0.1:9 -d > /dev/null 2>&1`],
+    ['tcpdump -r FILE -w /dev/null', `tcpdump -r ${file} -w /dev/null 2> /dev/null`],
+  ];
+  for (const bin of ['softflowd', 'tcpdump']) {
+    if (spawnSync('bash', ['-c', `command -v ${bin}`]).status !== 0) throw new Error(`${bin} is not installed (bash scripts/setup.sh bench)`);
+  }
+  // Warm the page cache, then interleave the tools so that load changes hit them alike.
+  timeShell(`cat ${file} > /dev/null`);
+  const results = tools.map(() => ({ wall: [] as number[], cpu: [] as number[] }));
+  for (let i = 0; i < PASSES; i++) {
+    tools.forEach(([, cmd], k) => {
+      const r = timeShell(cmd);
+      results[k].wall.push(r.wall);
+      results[k].cpu.push(r.cpu);
+    });
+  }
+  const flows = spawnSync('wc', ['-l', out], { encoding: 'utf8' }).stdout.trim().split(' ')[0];
+  const size = statSync(file).size;
+  console.log(`capture: ${file}, ${packets} packets, ${(size / 2 ** 20).toFixed(0)} MiB; our JSON output: ${flows} flows`);
+  console.log(`load before the runs: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (${os.cpus().length} cores)`);
+  console.log('| tool | wall s (median of ' + PASSES + ') | packets/s (wall) | CPU s (user+sys) | packets/CPU-s |');
+  console.log('|---|---|---|---|---|');
+  const med = results.map((r) => ({ wall: median(r.wall), cpu: median(r.cpu) }));
+  tools.forEach(([name], k) => {
+    const { wall, cpu } = med[k];
+    console.log(`| ${name} | ${wall.toFixed(2)} | ${(packets / wall / 1e6).toFixed(2)} M | ${cpu.toFixed(2)} | ${(packets / cpu / 1e6).toFixed(2)} M |`);
+  });
+  console.log(`ratio ours / softflowd: ${(med[1].wall / med[0].wall).toFixed(2)}x by wall time, ${(med[1].cpu / med[0].cpu).toFixed(2)}x by CPU time (target: 3x)`);
+  console.log(`ratio ours / tcpdump read floor: ${(med[2].wall / med[0].wall).toFixed(2)}x by wall time, ${(med[2].cpu / med[0].cpu).toFixed(2)}x by CPU time`);
+  console.log(`load after the runs: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+}
+
+// ---- 2. the flow table at 1M flows ----
 
 /** xorshift32: deterministic traffic. */
 let seed = 0x12345678;
@@ -62,15 +163,22 @@ function percentile(xs: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
 
+/** Wall-clock latency, and CPU time (which a loaded machine does not inflate by waiting), p50 and p99. */
 function time(label: string, runs: number, fn: () => unknown): void {
   for (let i = 0; i < 5; i++) fn();
   const xs: number[] = [];
+  const cs: number[] = [];
   for (let i = 0; i < runs; i++) {
+    const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     fn();
     xs.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    const c = process.cpuUsage(c0);
+    cs.push((c.user + c.system) / 1e3);
   }
-  console.log(`${label.padEnd(44)} p50 ${percentile(xs, 0.5).toFixed(2)} ms  p99 ${percentile(xs, 0.99).toFixed(2)} ms`);
+  console.log(
+    `${label.padEnd(48)} wall p50 ${percentile(xs, 0.5).toFixed(2)} ms  p99 ${percentile(xs, 0.99).toFixed(2)} ms | CPU p50 ${percentile(cs, 0.5).toFixed(2)} ms  p99 ${percentile(cs, 0.99).toFixed(2)} ms`,
+  );
 }
 
 function memoryRun(v6: boolean): FlowTable {
@@ -78,17 +186,20 @@ function memoryRun(v6: boolean): FlowTable {
   const table = new FlowTable({ maxFlows: FLOWS });
   fill(table, v6);
   const after = memNow();
-  const log = table.memory().bucketLog;
-  const perFlow = (after - before - log) / FLOWS;
+  const m = table.memory();
+  const perFlow = (after - before) / FLOWS;
   console.log(
-    `memory, ${FLOWS} ${v6 ? 'IPv6' : 'IPv4'} flows: ${(perFlow).toFixed(1)} bytes/flow (heap + array buffers, bucket log excluded); ` +
-      `bucket log ${(log / 2 ** 20).toFixed(1)} MiB (${table.logCapacity} entries x 20 B); table says ${(table.memory().flows / FLOWS).toFixed(1)} B/flow of arrays`,
+    `memory, ${FLOWS} ${v6 ? 'IPv6' : 'IPv4'} flows, heap + array buffers measured: ${perFlow.toFixed(1)} bytes/flow in all; ` +
+      `of which flow state and index ${(m.flows / FLOWS).toFixed(1)} B/flow, series bucket log ${(m.bucketLog / FLOWS).toFixed(1)} B/flow ` +
+      `(${table.logCapacity} entries x 20 B), bucket totals ${(m.buckets / FLOWS).toFixed(2)} B/flow`,
   );
   if (table.size !== FLOWS) throw new Error(`expected ${FLOWS} flows, got ${table.size}`);
   return table;
 }
 
-console.log(`node ${process.version}, ${FLOWS} flows, gc ${gc ? 'exposed' : 'NOT exposed (run with --expose-gc)'}`);
+console.log(`node ${process.version}, gc ${gc ? 'exposed' : 'NOT exposed (run with --expose-gc)'}`);
+if (!process.argv.includes('--table-only')) offlineComparison();
+console.log(`flow table at ${FLOWS} flows:`);
 memoryRun(true);
 const table = memoryRun(false);
 

@@ -2,8 +2,9 @@
  * Plugin backend benchmark (`npm run bench -- plugin`): the QueryData round trip through the built plugin
  * process (gRPC in, HTTP to the ingest service, Arrow out) against the same query sent directly to
  * `POST /api/v1/query`, for a 10,000-row `flows` frame. The ingest side is the real fastify API over a real
- * FlowTable holding 20,000 flows; the plugin is `plugin/dist/gpx_netwatch_linux_amd64` started as go-plugin
- * starts it. Both clients run in this process, alternating, over loopback with keep-alive connections.
+ * FlowTable holding 20,000 flows, in a process of its own; the plugin is `plugin/dist/gpx_netwatch_linux_amd64`
+ * started as go-plugin starts it. Both clients run in this process, alternating, over loopback with
+ * keep-alive connections: direct is client -> ingest, the plugin path client -> plugin -> ingest.
  *
  * The direct figure is what a client gets from the ingest service: the HTTP answer parsed from JSON. The
  * plugin figure is what Grafana gets: the gRPC answer with its Arrow frame bytes (Grafana decodes them in Go);
@@ -11,7 +12,7 @@
  *
  * Options: --runs=N (default 60), --rows=N (default 10000).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, fork, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -40,7 +41,13 @@ const ROOT = (() => {
   throw new Error('repository root not found above ' + __dirname);
 })();
 
-// ---- the ingest side: a FlowTable with real flows behind the real API ----
+const T0_US = Date.UTC(2026, 0, 1) * 1000;
+const SPAN_US = 1800e6;
+const FROM_MS = T0_US / 1000 - 1000;
+const TO_MS = (T0_US + SPAN_US) / 1000 + 1000;
+const MODEL = { kind: 'flows', orderBy: 'bytes', limit: ROWS };
+
+// ---- the ingest side, in a process of its own as in production: a FlowTable with real flows behind the real API ----
 
 let seed = 0x2545f491;
 function rnd(): number {
@@ -49,10 +56,8 @@ function rnd(): number {
   seed ^= seed << 5;
   return seed >>> 0;
 }
-const T0_US = Date.UTC(2026, 0, 1) * 1000;
-const SPAN_US = 1800e6;
-const table = new FlowTable({ maxFlows: FLOWS * 2 });
-{
+async function serveIngest(): Promise<void> {
+  const table = new FlowTable({ maxFlows: FLOWS * 2 });
   const p = new DecodedPacket();
   p.family = 4;
   const PORTS = [443, 80, 53, 22, 8080, 3306, 5432, 123, 25, 993];
@@ -67,14 +72,15 @@ const table = new FlowTable({ maxFlows: FLOWS * 2 });
     p.tsUs = T0_US + Math.floor((i / FLOWS) * SPAN_US);
     table.add(p);
   }
+  const registry = new ApiRegistry();
+  registry.registerKind('flows', (q, ctx) => [
+    queryFlows(table, { cidr: q.cidr, srcCidr: q.srcCidr, dstCidr: q.dstCidr, port: q.port, srcPort: q.srcPort, dstPort: q.dstPort, protocol: q.protocol }, { fromMs: ctx.fromMs, toMs: ctx.toMs, orderBy: q.orderBy as FlowOrderBy | undefined, limit: q.limit }),
+  ]);
+  const app = buildApi({ version: 'bench', registry, logger: pino({ level: 'silent' }), token: TOKEN });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  process.send!({ url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}` });
+  process.on('disconnect', () => void app.close().then(() => process.exit(0)));
 }
-const registry = new ApiRegistry();
-registry.registerKind('flows', (q, ctx) => [
-  queryFlows(table, { cidr: q.cidr, srcCidr: q.srcCidr, dstCidr: q.dstCidr, port: q.port, srcPort: q.srcPort, dstPort: q.dstPort, protocol: q.protocol }, { fromMs: ctx.fromMs, toMs: ctx.toMs, orderBy: q.orderBy as FlowOrderBy | undefined, limit: q.limit }),
-]);
-const FROM_MS = T0_US / 1000 - 1000;
-const TO_MS = (T0_US + SPAN_US) / 1000 + 1000;
-const MODEL = { kind: 'flows', orderBy: 'bytes', limit: ROWS };
 
 function percentile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -85,14 +91,18 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 async function main() {
   // Bench the current plugin code: rebuild the bundle first (half a second).
   execFileSync(process.execPath, [path.join(ROOT, 'plugin/scripts/build-backend.mjs')], { stdio: 'ignore' });
-  const app = buildApi({ version: 'bench', registry, logger: pino({ level: 'silent' }), token: TOKEN });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const port = (app.server.address() as { port: number }).port;
-  const url = `http://127.0.0.1:${port}`;
+  const ingest = fork(process.argv[1], ['--serve-ingest'], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    ingest.once('message', (m: { url: string }) => resolve(m.url));
+    ingest.once('exit', (code) => reject(new Error(`ingest process exited with ${code}`)));
+  });
 
-  const child = spawn(path.join(ROOT, 'plugin/dist/gpx_netwatch_linux_amd64'), [], {
-    // NETWATCH_BENCH_NODE_OPTIONS (e.g. --cpu-prof) is handed to the plugin's node, for profiling it.
-    env: { grafana_plugin_type: 'datasource', PLUGIN_PROTOCOL_VERSIONS: '2', PLUGIN_MIN_PORT: '10000', PLUGIN_MAX_PORT: '25000', NETWATCH_PLUGIN_LOG_LEVEL: 'warn', NODE_OPTIONS: process.env.NETWATCH_BENCH_NODE_OPTIONS ?? '' },
+  // NETWATCH_BENCH_PLUGIN_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p") runs the bundle under node with
+  // those flags instead of through the launcher, for profiling the plugin.
+  const nodeArgs = (process.env.NETWATCH_BENCH_PLUGIN_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const [cmd, cmdArgs] = nodeArgs.length > 0 ? [process.execPath, [...nodeArgs, path.join(ROOT, 'plugin/dist/gpx_netwatch.js')]] : [path.join(ROOT, 'plugin/dist/gpx_netwatch_linux_amd64'), []];
+  const child = spawn(cmd, cmdArgs, {
+    env: { grafana_plugin_type: 'datasource', PLUGIN_PROTOCOL_VERSIONS: '2', PLUGIN_MIN_PORT: '10000', PLUGIN_MAX_PORT: '25000', NETWATCH_PLUGIN_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const address = await new Promise<string>((resolve, reject) => {
@@ -156,6 +166,7 @@ async function main() {
 
   // Same answer both ways, and the size that is being measured.
   const direct = await viaHttp();
+  if (!direct.results) throw new Error(`direct query failed: ${JSON.stringify(direct).slice(0, 300)}`);
   const rows = direct.results.A.frames[0].data.values[0].length;
   const arrowBytes = await viaPlugin();
   const decoded = tableFromIPC(arrowBytes);
@@ -217,10 +228,11 @@ async function main() {
   agent.destroy();
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
-  await app.close();
+  ingest.disconnect();
+  await new Promise((r) => ingest.once('exit', r));
 }
 
-main().catch((e) => {
+(process.argv.includes('--serve-ingest') ? serveIngest() : main()).catch((e) => {
   console.error(e);
   process.exit(1);
 });

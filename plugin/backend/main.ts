@@ -35,6 +35,15 @@ export async function main(): Promise<void> {
     return exit(1);
   }
 
+  const server = plugin;
+  const stopAndExit = (why: string) => {
+    logger.info(`stopping: ${why}`);
+    void server.stop().finally(() => exit(0));
+  };
+  // Before the handshake: the host may signal as soon as it has read it.
+  process.once('SIGTERM', () => stopAndExit('SIGTERM'));
+  process.once('SIGINT', () => stopAndExit('SIGINT'));
+
   process.stdout.write(handshakeLine('127.0.0.1', plugin.port));
   // From here on stdout belongs to go-plugin's stdio mirror: a stray write must not reach the host's
   // handshake reader as a second line.
@@ -49,12 +58,6 @@ export async function main(): Promise<void> {
 
   logger.info('netwatch plugin backend serving', { version: PLUGIN_VERSION, address: `127.0.0.1:${plugin.port}`, pid: process.pid, node: process.version });
 
-  const stopAndExit = (why: string) => {
-    logger.info(`stopping: ${why}`);
-    void plugin.stop().finally(() => exit(0));
-  };
-  process.once('SIGTERM', () => stopAndExit('SIGTERM'));
-  process.once('SIGINT', () => stopAndExit('SIGINT'));
   // A plugin outliving Grafana would hold its port and connections: go when the parent has gone.
   const parent = process.ppid;
   setInterval(() => {

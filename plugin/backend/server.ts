@@ -63,6 +63,13 @@ export async function startPluginServer(deps: PluginServerDeps, host = '127.0.0.
   const queryDeps = { clients, metrics, logger };
   server.addService(protos.pluginv2.Data.service, {
     QueryData: timed('QueryData', (req: QueryDataRequestMsg) => queryData(req, queryDeps)),
+    // As a Go SDK plugin without a chunked handler answers (backend/data_adapter.go): one message, status 501;
+    // Grafana then uses QueryData.
+    QueryChunkedData: (call: ServerWritableStream<unknown, unknown>) => {
+      metrics.grpcRequests.inc({ method: 'QueryChunkedData', code: 'OK' });
+      call.write({ status: 501 });
+      call.end();
+    },
   } as UntypedServiceImplementation);
   server.addService(protos.pluginv2.Diagnostics.service, {
     CheckHealth: timed('CheckHealth', (req: CheckHealthRequestMsg) => checkHealth(req, queryDeps)),

@@ -16,6 +16,7 @@ import {
   type QueryResponse,
   type QueryResult,
 } from '../protocol';
+import { ARROW_FRAMES_MEDIA_TYPE, encodeArrowFrames, frameToArrow, type ArrowFramesResult } from '../protocol/arrow';
 import type { ApiRegistry, QueryContext } from './registry';
 
 export interface QueryLogger {
@@ -81,4 +82,57 @@ export function statsFrame(registry: ApiRegistry, components: string[]): Frame {
     preferredVisualisationType: 'table',
     kindDescription: KIND_INFO.stats.description,
   });
+}
+
+/**
+ * Whether an `Accept` header asks for the Arrow frames envelope rather than JSON (RFC 9110 section 12.5.1):
+ * only when it names ARROW_FRAMES_MEDIA_TYPE itself with a q at least that of JSON's best match
+ * (`application/json`, else `application/*`, else `*\/*`). A wildcard alone never selects it, so clients that
+ * do not know the envelope keep getting JSON.
+ */
+export function acceptsArrowFrames(accept: string | undefined): boolean {
+  if (!accept) return false;
+  let arrowQ = 0;
+  let jsonQ = -1;
+  let jsonSpecificity = -1;
+  for (const part of accept.split(',')) {
+    const [type, ...params] = part.split(';').map((s) => s.trim().toLowerCase());
+    if (!type) continue;
+    let q = 1;
+    for (const p of params) {
+      const m = /^q=([01](?:\.\d{0,3})?)$/.exec(p);
+      if (m) q = Number(m[1]);
+    }
+    if (type === ARROW_FRAMES_MEDIA_TYPE) arrowQ = Math.max(arrowQ, q);
+    const specificity = type === 'application/json' ? 2 : type === 'application/*' ? 1 : type === '*/*' ? 0 : -1;
+    if (specificity > jsonSpecificity) {
+      jsonSpecificity = specificity;
+      jsonQ = q;
+    }
+  }
+  return arrowQ > 0 && arrowQ >= jsonQ;
+}
+
+/**
+ * The response as the Arrow frames envelope (arrow-envelope.ts). A frame that cannot be encoded (a
+ * component's column not matching its declared type) answers its refId NETWATCH_ERR_INTERNAL, logged, the
+ * other refIds keep their frames; `response.results` is updated to match, for the caller's error counts.
+ */
+export function encodeQueryResponseArrow(response: QueryResponse, logger: QueryLogger): Buffer {
+  const out: ArrowFramesResult[] = [];
+  for (const [refId, r] of Object.entries(response.results)) {
+    if (r.error) {
+      out.push({ refId, error: r.error, status: r.status ?? 500 });
+      continue;
+    }
+    try {
+      out.push({ refId, frames: (r.frames ?? []).map((f) => frameToArrow(f)) });
+    } catch (e) {
+      logger.error({ err: e, refId }, 'cannot encode the frames as Arrow');
+      const failed: QueryResult = { error: { code: 'NETWATCH_ERR_INTERNAL', message: `internal error while encoding the frames as Arrow: ${(e as Error).message}` }, status: 500 };
+      response.results[refId] = failed;
+      out.push({ refId, error: failed.error!, status: 500 });
+    }
+  }
+  return encodeArrowFrames(out);
 }

@@ -24,7 +24,8 @@ import {
   type StatsResponse,
   type ValueListName,
 } from '../protocol';
-import { executeQueryRequest } from './query';
+import { ARROW_FRAMES_MEDIA_TYPE } from '../protocol/arrow-envelope';
+import { acceptsArrowFrames, encodeQueryResponseArrow, executeQueryRequest } from './query';
 import { openApiDocument } from './openapi';
 import type { ApiRegistry } from './registry';
 
@@ -144,9 +145,13 @@ export function buildApi(opts: ApiOptions) {
     return sendError(reply, 'NETWATCH_ERR_INTERNAL', 'internal error (see the service log)');
   });
 
-  app.post('/api/v1/query', { schema: { body: QueryRequestSchema } }, async (req) => {
+  app.post('/api/v1/query', { schema: { body: QueryRequestSchema } }, async (req, reply) => {
     const response = await executeQueryRequest(req.body as unknown as QueryRequest, registry, logger);
+    // JSON by default; the Arrow frames envelope for a client that names it in Accept (docs/protocol.md).
+    reply.header('vary', 'Accept');
+    const arrow = acceptsArrowFrames(req.headers.accept) ? encodeQueryResponseArrow(response, logger) : undefined;
     for (const r of Object.values(response.results)) if (r.error) queryErrors.inc({ code: r.error.code });
+    if (arrow) return reply.type(ARROW_FRAMES_MEDIA_TYPE).send(arrow);
     return response;
   });
 

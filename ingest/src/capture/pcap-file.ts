@@ -110,6 +110,8 @@ export class CaptureFileReader {
 
   private fd: number;
   private buf: Buffer;
+  /** A view of `buf` for the record headers: DataView reads compile to single loads, byte arithmetic does not. */
+  private view: DataView;
   /** Next unread byte in `buf`, and the end of the valid bytes. */
   private pos = 0;
   private end: number;
@@ -143,6 +145,7 @@ export class CaptureFileReader {
   private constructor(fd: number, buf: Buffer, end: number, filePos: number, fileSize: number, name: string) {
     this.fd = fd;
     this.buf = buf;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.length);
     this.end = end;
     this.filePos = filePos;
     this.fileSize = fileSize;
@@ -249,7 +252,7 @@ export class CaptureFileReader {
       p = this.pos;
     }
     const le = this.le;
-    const caplen = u32(this.buf, p + 8, le);
+    const caplen = this.view.getUint32(p + 8, le);
     if (caplen > this.pcapMaxCaplen) {
       // pcap §5 has no framing besides this length: past a wrong one every later record would be garbage.
       return this.stopBad(`bad record at byte ${this.offsetOf(p)}: captured length ${caplen} exceeds ${this.pcapMaxCaplen}`);
@@ -259,10 +262,12 @@ export class CaptureFileReader {
       if (!this.fill(total)) return this.stopAtTail('record');
       p = this.pos;
     }
+    // fill() may have replaced the buffer (and its view) for a record larger than the chunk.
     const b = this.buf;
-    const sec = u32(b, p, le);
-    const frac = u32(b, p + 4, le);
-    const orig = u32(b, p + 12, le);
+    const v = this.view;
+    const sec = v.getUint32(p, le);
+    const frac = v.getUint32(p + 4, le);
+    const orig = v.getUint32(p + 12, le);
     rec.tsUs = sec * 1e6 + (this.pcapNano ? Math.floor(frac / 1000) : frac);
     rec.linkType = this.pcapLinkType;
     rec.interfaceId = 0;
@@ -504,6 +509,7 @@ export class CaptureFileReader {
       const bigger = Buffer.allocUnsafe(Math.max(n, this.buf.length * 2));
       this.buf.copy(bigger, 0, this.pos, this.end);
       this.buf = bigger;
+      this.view = new DataView(bigger.buffer, bigger.byteOffset, bigger.length);
     } else if (have > 0 && this.pos > 0) {
       this.buf.copyWithin(0, this.pos, this.end);
     }

@@ -6,7 +6,7 @@
 import { writeSync } from 'node:fs';
 import { CaptureFileReader, CaptureFormatError } from '../capture/pcap-file';
 import { FLOW_FIELDS, OfflineFlowPass, flowCsv, flowJson, flowTableHeader, flowTableRow } from '../flows/offline';
-import type { FlowFilter } from '../flows/queries';
+import type { FlowFilter } from '../flows/filter';
 import type { FlowTable, IdleTimeouts } from '../flows/table';
 import { parseCidr } from '../protocol/cidr';
 import { parseProtocol } from '../protocol/ip-protocols';

@@ -5,7 +5,7 @@
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import type { LogEvent } from '../logs/events';
 import { DEFAULT_MAX_LINE_BYTES, LineSplitter } from '../logs/lines';
-import { LOG_TYPES, LogLineParser, SKIP_REASONS, type LogType, type SkipReason } from '../logs/parse';
+import { LOG_TYPES, LogLineParser, primeTally, SKIP_REASONS, type LogType, type SkipReason } from '../logs/parse';
 import { LogSummary } from '../logs/summary';
 
 export const LOGS_HELP = `Usage: netwatch-ingest logs FILE... [flags]
@@ -135,7 +135,8 @@ function readFile(path: string, parser: LogLineParser, splitter: LineSplitter, o
       if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
       parser.setReference(st.mtimeMs);
     }
-    const buf = Buffer.allocUnsafe(1 << 20);
+    // 64 KiB: each block of lines is decoded into a string that stays in the CPU's cache while it is scanned.
+    const buf = Buffer.allocUnsafe(1 << 16);
     const sink = {
       line: (text: string) => {
         counts.lines++;
@@ -193,6 +194,7 @@ export async function logsCommand(argv: string[]): Promise<number> {
   }
   const out = new Output();
   const summary = args.summary ? new LogSummary() : null;
+  if (summary) primeTally();
   const onEvent = summary
     ? (e: LogEvent) => summary.add(e)
     : args.format === 'json'

@@ -73,8 +73,8 @@ export const OPTIONS: readonly OptionDef[] = [
   },
   { key: 'collectors', type: 'string', list: true, default: ['cpu', 'memory', 'disk', 'load', 'network', 'capture'], doc: 'Host metric collectors to enable.', group: 'metrics' },
   { key: 'metrics-ring-size', type: 'int', min: 60, max: 86_400, default: 3600, doc: 'Host metric samples (one per second) kept in memory and served at 1 s resolution.', group: 'metrics' },
-  { key: 'metrics-persist-interval', type: 'int', min: 1, max: 3600, default: 10, doc: 'Seconds per row of system_metrics and network_metrics: gauges are the mean of the samples, counters the last value.', group: 'metrics' },
-  { key: 'metrics-retention-days', type: 'int', min: 1, max: 3650, default: 7, doc: 'Days the raw rows of system_metrics and network_metrics are kept.', group: 'metrics' },
+  { key: 'metrics-persist-interval', type: 'int', min: 1, max: 3600, default: 10, doc: 'Seconds per row of system_metrics, network_metrics, disk_metrics and cpu_metrics: gauges are the mean of the samples, counters the last value.', group: 'metrics' },
+  { key: 'metrics-retention-days', type: 'int', min: 1, max: 3650, default: 7, doc: 'Days the raw rows of system_metrics, network_metrics, disk_metrics (per mount) and cpu_metrics (per core) are kept.', group: 'metrics' },
   { key: 'hourly-retention-days', type: 'int', min: 1, max: 3650, default: 90, doc: 'Days hourly_aggregates rows are kept.', group: 'metrics' },
   { key: 'daily-retention-days', type: 'int', min: 1, max: 36_500, default: 730, doc: 'Days daily_aggregates rows are kept.', group: 'metrics' },
   { key: 'procfs', type: 'string', default: '/proc', doc: "Where the host metric collectors read /proc (a container reads the host's through a bind mount, e.g. /host/proc).", group: 'metrics' },
@@ -90,7 +90,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'reputation-max-ips', type: 'int', min: 100, max: 10_000_000, default: 100_000, doc: 'Addresses whose reputation and pattern state are kept in memory; the least recently seen are written out and evicted (counted) beyond it.', group: 'security' },
   { key: 'maxmind-db', type: 'string', list: true, default: [], doc: 'MaxMind .mmdb files (GeoLite2-Country or -City, GeoLite2-ASN) for the country and ASN of addresses in the threats table (repeatable). None: no GeoIP.', group: 'security' },
   { key: 'db-max-size', type: 'int', min: 1024 * 1024, default: 1024 * 1024 * 1024, doc: 'Size cap of netwatch.db in bytes: the oldest rows are deleted beyond it.', group: 'store' },
-  { key: 'demo', type: 'bool', default: false, doc: 'Feed the pipeline with generated traffic and logs (no root, nothing from outside needed).', group: 'demo' },
+  { key: 'demo', type: 'bool', default: false, doc: 'Feed the pipeline with a generated network and its logs (seeded; no root, nothing from outside needed): frames into the flow table, lines into log files under `<data-dir>/demo-logs` that are tailed like --log files, and pings to 127.0.0.1 and ::1. Combines with every other source.', group: 'demo' },
 ];
 
 export const OPTION_BY_KEY: ReadonlyMap<string, OptionDef> = new Map(OPTIONS.map((o) => [o.key, o]));

@@ -9,7 +9,7 @@
  * clock every tick. Needs no privilege and nothing outside the data directory. Create the component before the
  * logs component starts (it creates its log files then); start it last, once the components it feeds run.
  */
-import { appendFileSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { PacketSink } from '../capture/live';
 import type { Component, ComponentDeps } from '../component';
@@ -35,6 +35,18 @@ export interface DemoOptions {
   tickMs?: number;
   /** A demo log file is rotated (renamed to .1, as logrotate does) past this size. Default 4 MiB. */
   maxLogBytes?: number;
+}
+
+/** Where the demo records how far it generated, so a restart continues rather than repeats. */
+const CLOCK_FILE = 'clock.json';
+
+function readClock(file: string): number | null {
+  try {
+    const v = (JSON.parse(readFileSync(file, 'utf8')) as { generatedUntilMs?: unknown }).generatedUntilMs;
+    return typeof v === 'number' && Number.isFinite(v) ? v : null;
+  } catch {
+    return null;
+  }
 }
 
 export function demoLogDir(config: Pick<ServeConfig, 'dataDir'>): string {
@@ -70,6 +82,8 @@ export function createDemoComponent(deps: ComponentDeps, opts: DemoOptions = {})
   const tickMs = opts.tickMs ?? 250;
   const counters = { packets: 0, bytes: 0, lines: 0, log_write_errors: 0, rotations: 0, ticks: 0 };
   let scenario: DemoScenario | null = null;
+  let lastTickMs = 0;
+  const clockFile = path.join(dir, CLOCK_FILE);
   let timer: NodeJS.Timeout | null = null;
   const pending: Record<DemoLogType, string[]> = { auth: [], fail2ban: [], syslog: [], kern: [] };
   const sizes: Record<DemoLogType, number> = { auth: 0, fail2ban: 0, syslog: 0, kern: 0 };
@@ -111,6 +125,7 @@ export function createDemoComponent(deps: ComponentDeps, opts: DemoOptions = {})
   const tick = (nowMs = deps.now()): number => {
     if (!scenario) return 0;
     counters.ticks++;
+    lastTickMs = Math.max(lastTickMs, nowMs);
     const n = scenario.advance(nowMs, onPacket, onLine);
     writeLines();
     return n;
@@ -143,10 +158,14 @@ export function createDemoComponent(deps: ComponentDeps, opts: DemoOptions = {})
     name: 'demo',
     start() {
       const now = deps.now();
+      // After a restart, history resumes where the last run stopped instead of being generated twice.
+      const resumeMs = readClock(clockFile);
+      // (advance() is inclusive: what was at exactly the last tick was generated then.)
+      const startMs = Math.min(now, Math.max(now - (opts.backfillMs ?? 5 * 60_000), resumeMs === null ? -Infinity : resumeMs + 1));
       scenario = new DemoScenario({
         seed: opts.seed ?? DEMO_SEED,
-        startMs: now - (opts.backfillMs ?? 5 * 60_000),
-        attacksAtMs: now - (opts.attackLeadMs ?? 20_000),
+        startMs,
+        attacksAtMs: Math.max(startMs, now - (opts.attackLeadMs ?? 20_000)),
       });
       const n = tick(now);
       log.info({ items: n, logDir: dir, sink: opts.sink ? 'flows' : 'none' }, 'demo mode: generated the last minutes of traffic and logs; continuing in real time');
@@ -156,7 +175,14 @@ export function createDemoComponent(deps: ComponentDeps, opts: DemoOptions = {})
     stop() {
       if (timer) clearInterval(timer);
       timer = null;
+      if (scenario) tick();
       writeLines();
+      try {
+        writeFileSync(clockFile, JSON.stringify({ generatedUntilMs: lastTickMs }) + '\n');
+      } catch (err) {
+        log.warn({ err, file: clockFile }, 'cannot save the demo clock; the next start generates its history again');
+      }
+      scenario = null;
     },
     tick,
   };

@@ -1,9 +1,9 @@
 /**
  * The demo's small network and what happens on it: a LAN (192.168.10.0/24 and 2001:db8:10::/64) with a gateway
  * that resolves DNS, a server running SSH, a NAS, workstations browsing the web over TLS and HTTP, syncing time,
- * downloading large files; an administrator's SSH session; and the internet knocking: one source brute-forcing
- * SSH until fail2ban bans it, one enumerating user names, a slow IPv6 guesser, a port scan of the server and a
- * sweep of port 445 across the LAN. Every packet is a real Ethernet frame (see frames.ts) and every log line is
+ * downloading large files; an administrator's SSH session; and the internet knocking: one source scanning the
+ * server's ports and then brute-forcing SSH until fail2ban bans it, one enumerating user names, a slow IPv6
+ * guesser, and a sweep of port 445 across the LAN. Every packet is a real Ethernet frame (see frames.ts) and every log line is
  * what sshd, sudo, fail2ban, cron, systemd and the kernel's firewall write, so the same events show up in the
  * flow table and in the logs, with the same addresses and ports.
  *
@@ -578,7 +578,9 @@ export class DemoScenario {
     }
     if (minute % 7 === 3) {
       const pid = this.nextPid();
-      yield this.line((t += 900), 'syslog', 'nginx', pid, `2026/01/01 00:00:00 [error] ${pid}#${pid}: *${this.rnd.int(100, 9999)} connect() failed (111: Connection refused) while connecting to upstream, client: ${DEMO_ADDRESSES.workstations[2]}, server: intranet, request: "GET /api/status HTTP/1.1", upstream: "http://127.0.0.1:8080/api/status"`.replace('2026/01/01 00:00:00', isoLocal(t).replace(/-/g, '/')));
+      const when = isoLocal((t += 900)).replace(/-/g, '/');
+      const request = `client: ${DEMO_ADDRESSES.workstations[2]}, server: intranet, request: "GET /api/status HTTP/1.1", upstream: "http://127.0.0.1:8080/api/status"`;
+      yield this.line(t, 'syslog', 'nginx', pid, `${when} [error] ${pid}#${pid}: *${this.rnd.int(100, 9999)} connect() failed (111: Connection refused) while connecting to upstream, ${request}`);
     }
     if (minute % 15 === 9) {
       yield this.line((t += 700), 'kern', 'kernel', null, `${kernelTime((t - this.bootMs) / 1000)} Out of memory: Killed process ${this.nextPid()} (java) total-vm:4212344kB, anon-rss:1830220kB, file-rss:0kB, shmem-rss:0kB, UID:1001 pgtables:4120kB oom_score_adj:0`);

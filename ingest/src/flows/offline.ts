@@ -12,7 +12,7 @@ import { PacketDecoder } from '../decode/decoder';
 import { DecodedPacket } from '../decode/packet';
 import { formatIPv4, formatIPv6 } from '../protocol/ip';
 import { protocolName } from '../protocol/ip-protocols';
-import { CompiledFilter, NO_FLOW_FILTER, type FlowFilter } from './queries';
+import { CompiledFilter, NO_FLOW_FILTER, type FlowFilter } from './filter';
 import { F_V6, FLOW_TABLE_DEFAULTS, FlowTable, type IdleTimeouts } from './table';
 
 export interface OfflineFlowOptions {

@@ -8,10 +8,11 @@
  */
 import type { LogAction, LogEvent, LogLevel } from './events';
 import { capField, parseFail2banMessage, parseFirewallMessage, parseSudoMessage, type ProgramMatch } from './programs';
-import { canonicalIp, matchSshdContent, mayMatchFail2ban, scanFail2banPrefix, scannedMlfidEnd, splitFail2banPrefix, SshdFailureTracker, stripSshdErrorPrefix, type SshdMatch } from './sshd';
+import { logEvidence } from '../security/evidence';
+import { canonicalIp, FAST_MATCH, FAST_NONE, matchSshdAt, matchSshdContent, scanFail2banPrefix, scannedMlfidEnd, splitFail2banPrefix, SSHD_FAST, SshdFailureTracker, stripSshdErrorPrefix, type SshdMatch } from './sshd';
 import { fail2banText, fastBsdDate, levelFromPri, parseSyslogLine, YearInference, type SyslogFrame } from './syslog';
 import type { JournalFields } from './journald';
-import type { LogSummary } from './summary';
+import { LogSummary } from './summary';
 
 export const LOG_TYPES = ['auth', 'fail2ban', 'syslog', 'kern', 'auto'] as const;
 export type LogType = (typeof LOG_TYPES)[number];
@@ -121,27 +122,34 @@ export class LogLineParser {
     const line = raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw;
     const c0 = line.charCodeAt(0);
     const text = c0 === 60 /* < */ || c0 === 32 || c0 === 9 || line.includes('fail2ban') ? null : fail2banText(line);
-    if (text === null || isBinary(line)) {
-      const r = this.parse(raw);
-      if (r.skip) return r.skip;
-      summary.add(r.event);
-      return null;
-    }
+    if (text === null || isBinary(line)) return this.parseInto(raw, summary);
     const p = splitFail2banPrefix(text);
     if (p === null) return null;
     const m = matchSshdContent(p.content, true);
-    if (m === null) return null;
+    if (m === null) {
+      // A login by a method fail2ban's rule does not take (keyboard-interactive/pam) still counts as accepted.
+      return p.content.startsWith('Accepted ') ? this.parseInto(raw, summary) : null;
+    }
     const t = this.tracker.observe(p.mlfid, m);
     summary.count(m.ip ?? t.ip, t.failure, m.action);
     return null;
   }
 
+  private parseInto(raw: string, summary: LogSummary): SkipReason | null {
+    const r = this.parse(raw);
+    if (r.skip) return r.skip;
+    summary.add(r.event);
+    return null;
+  }
+
   /**
-   * {@link tally} over many lines at once (LineSink.block): the usual line is scanned by offsets and costs no
-   * string unless a fail2ban rule may match it. A line that contributes nothing to a summary is not inspected
-   * further, so binary lines among those are not counted as skipped; any other line goes through tally().
+   * {@link tally} over many lines at once (LineSink.block): the usual line is scanned by offsets, matched by the
+   * hand-written matchers of sshd.ts, and costs no string unless it counts. A line that contributes nothing to a
+   * summary is not inspected further, so binary lines among those are not counted as skipped; any other line goes
+   * through tally().
    */
   tallyBlock(text: string, summary: LogSummary, onSkip: (reason: SkipReason) => void): number {
+    const f = SSHD_FAST;
     let lines = 0;
     for (let s = 0; s <= text.length; ) {
       let e = text.indexOf('\n', s);
@@ -152,16 +160,39 @@ export class LogLineParser {
       const c0 = e > s ? text.charCodeAt(s) : 0;
       // Shapes only the full path knows: empty, PRI, indented, no fast date, fail2ban's own lines.
       const at = c0 === 60 || c0 <= 32 || fastBsdDate(text, s, e) < 0 ? -1 : scanFail2banPrefix(text, s + 15, e);
-      if (at < 0 || text.startsWith('fail2ban', s + 16) || text.startsWith('fail2ban', scannedMlfidEnd)) {
+      const idEnd = scannedMlfidEnd;
+      if (at < 0 || (text.charCodeAt(s + 16) === 102 && text.startsWith('fail2ban', s + 16)) || (text.charCodeAt(idEnd) === 102 && text.startsWith('fail2ban', idEnd))) {
         const skip = this.tally(text.slice(s, e), summary);
         if (skip) onSkip(skip);
-      } else if (mayMatchFail2ban(text, at)) {
+        s = next;
+        continue;
+      }
+      const r = matchSshdAt(text, at, e);
+      if (r === FAST_MATCH) {
+        // The matcher read all of the line but its rest: a control character can only be there.
+        if (f.restStart >= 0 && isBinaryRange(text, f.restStart, e)) onSkip('binary');
+        else {
+          const failure = this.tracker.observeFast(text, s + 15, idEnd);
+          const ev = logEvidence(f.action, failure);
+          if (ev !== 0) {
+            // The line's own address, or (a line naming none) its connection's; either way the IPv4 number.
+            if (f.ipStart >= 0) {
+              if (f.ipCanonical) summary.countEvidenceV4(f.ipValue, ev);
+            } else if (this.tracker.lastIpIsV4) summary.countEvidenceV4(this.tracker.lastIpValue, ev);
+            else if (this.tracker.lastIp !== null) summary.countEvidence(this.tracker.lastIp, ev);
+          }
+        }
+      } else if (r !== FAST_NONE) {
         if (isBinaryRange(text, s, e)) onSkip('binary');
         else {
-          const m = matchSshdContent(text.slice(at, e), true);
+          const content = text.slice(at, e);
+          const m = matchSshdContent(content, true);
           if (m !== null) {
-            const t = this.tracker.observe(text.slice(s + 15, scannedMlfidEnd), m);
+            const t = this.tracker.observe(text.slice(s + 15, idEnd), m);
             summary.count(m.ip ?? t.ip, t.failure, m.action);
+          } else if (content.startsWith('Accepted ')) {
+            const skip = this.tally(text.slice(s, e), summary);
+            if (skip) onSkip(skip);
           }
         }
       }
@@ -313,3 +344,50 @@ export class LogLineParser {
     return e;
   }
 }
+
+/**
+ * Runs the offline summary's scan ({@link LogLineParser.tallyBlock}) once over a few lines of every shape its
+ * matchers take, on a parser and summary of its own that are thrown away. V8 compiles the scan's hot functions
+ * after the first thousand lines or so, on the type feedback seen by then; a message first met later (the first
+ * "User child is on pid", the first eviction of a connection) makes it throw that code away and compile it again,
+ * which on a 200,000-line auth.log cost more than the scan itself. Well under a millisecond here, at start.
+ */
+export function primeTally(): void {
+  // V8 gives a function its feedback only after its first few calls (lazy feedback allocation): run them more.
+  for (let i = 0; i < 16; i++) {
+    const parser = new LogLineParser({ type: 'auto', refMs: Date.UTC(2024, 0, 1), maxConnections: 2 });
+    const summary = new LogSummary();
+    parser.tallyBlock(PRIME_LINES, summary, () => {});
+    // The lines that straddle two reads come one by one.
+    for (const line of PRIME_SINGLE) parser.tally(line, summary);
+    summary.rows();
+  }
+}
+
+const PRIME_LINES = [
+  '1 sshd[1]: Connection from 10.0.0.1 port 22 on 10.0.0.9 port 22',
+  '1 sshd[1]: Invalid user bob from 10.0.0.1 port 22',
+  '1 sshd[1]: pam_unix(sshd:auth): check pass; user unknown',
+  '1 sshd[1]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=10.0.0.1',
+  '1 sshd[1]: Failed password for invalid user bob from 10.0.0.1 port 22 ssh2',
+  '1 sshd[1]: Failed password for root from 10.0.0.1 port 22 ssh2',
+  '1 sshd[1]: error: maximum authentication attempts exceeded for root from 10.0.0.1 port 22 ssh2 [preauth]',
+  '1 sshd[1]: Disconnecting: Too many authentication failures [preauth]',
+  '1 sshd[1]: Connection closed by 10.0.0.1 port 22 [preauth]',
+  '2 sshd[2]: Disconnecting: Too many authentication failures for root [preauth]',
+  '3 sshd[3]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=10.0.0.3  user=root',
+  '3 sshd[3]: Failed password for root from 10.0.0.3 port 22 ssh2',
+  '4 sshd[4]: Failed publickey for bob from 10.0.0.4 port 22 ssh2: RSA SHA256:x',
+  '4 sshd[4]: Accepted publickey for bob from 10.0.0.4 port 22 ssh2: RSA SHA256:x',
+  '5 sshd[5]: Accepted password for root from 10.0.0.5 port 22 ssh2',
+  '5 sshd[5]: pam_unix(sshd:session): session opened for user root by (uid=0)',
+  '5 sshd[5]: Received disconnect from 10.0.0.5 port 22:11: disconnected by user',
+  '5 sshd[5]: Disconnected from 10.0.0.5 port 22',
+  '6 sshd[6]: Connection reset by authenticating user root 10.0.0.6 port 22 [preauth]',
+  '6 sshd[6]: User child is on pid 7',
+  '6 sshd[6]: Server listening on 0.0.0.0 port 22.',
+  '6 CRON[7]: pam_unix(cron:session): session closed for user root',
+]
+  .map((l) => `Jan  1 00:00:0${l.slice(0, 1)} host${l.slice(1)}`)
+  .join('\n');
+const PRIME_SINGLE = PRIME_LINES.split('\n').slice(0, 20);

@@ -13,7 +13,7 @@
  * "Disconnecting: Too many authentication failures" (no address) counts for the address of its connection and an
  * accepted login after attempts on several user names still counts as a failure.
  */
-import { formatIPv4, formatIPv6, parseIp } from '../protocol/ip';
+import { formatIPv4, formatIPv6, parseIp, parseIPv4 } from '../protocol/ip';
 import type { LogAction } from './events';
 
 // fail2ban's <HOST> with usedns=warn (failregex.py R_HOST): an IPv4 (optionally v4-mapped), an IPv6, or a name.
@@ -44,7 +44,7 @@ const acceptedAction = (m: RegExpExecArray): LogAction => (m.groups!.method === 
 
 /** The filter's failregex list in order (sshd.conf cmnfailre, mdre-normal-other, cfooterre). */
 const F2B_RULES: readonly Rule[] = [
-  { re: rx(String.raw`^[aA]uthentication (?:failure|error|failed) for (?<user>.*) from ${HOST}( via \S+)?${SUFF}$`), action: 'auth_failure' },
+  { re: rx(String.raw`^[aA]uthentication (?:failure|error|failed) for (?<user>.*) from ${HOST}( via \S+)?${SUFF}$`), lits: ['Authentication ', 'authentication '], action: 'auth_failure' },
   { re: rx(String.raw`^User not known to the underlying authentication module for (?<user>.*) from ${HOST}${SUFF}$`), action: 'invalid_user' },
   // cmnfailre-failed-pub-invalid: a failed public key for a user that does not exist is a failure.
   { re: rx(String.raw`^Failed (?<method>publickey) for invalid user (?<user>\S+) from ${HOST}${ON_PORT}(?: ssh\d*)?: `), action: 'failed_publickey' },
@@ -56,8 +56,8 @@ const F2B_RULES: readonly Rule[] = [
     String.raw`^Failed (?<method>\S+) for (?<user>\S+) from ${HOST}${ON_PORT}(?: ssh\d*)?: `,
     String.raw`^Failed (?<method>\S+) for (?<user>[^:]+) from ${HOST}${ON_PORT}(?: ssh\d*)?${NOT_FROM}*$`,
   ].map((s): Rule => ({ re: rx(s), action: failedAction, nofail: (m) => m.groups!.method === 'publickey' })),
-  { re: rx(String.raw`^(?<user>ROOT) LOGIN REFUSED FROM ${HOST}`), action: 'login_refused' },
-  { re: rx(String.raw`^[iI](?:llegal|nvalid) user (?<user>.*?) from ${HOST}${SUFF}$`), action: 'invalid_user' },
+  { re: rx(String.raw`^(?<user>ROOT) LOGIN REFUSED FROM ${HOST}`), lits: ['ROOT LOGIN REFUSED FROM '], action: 'login_refused' },
+  { re: rx(String.raw`^[iI](?:llegal|nvalid) user (?<user>.*?) from ${HOST}${SUFF}$`), lits: ['Invalid user ', 'invalid user ', 'Illegal user ', 'illegal user '], action: 'invalid_user' },
   { re: rx(String.raw`^User (?<user>\S+|.*?) from ${HOST} not allowed because not listed in AllowUsers${SUFF}$`), action: 'user_not_allowed' },
   { re: rx(String.raw`^User (?<user>\S+|.*?) from ${HOST} not allowed because listed in DenyUsers${SUFF}$`), action: 'user_not_allowed' },
   { re: rx(String.raw`^User (?<user>\S+|.*?) from ${HOST} not allowed because not in any group${SUFF}$`), action: 'user_not_allowed' },
@@ -96,13 +96,15 @@ const EXTRA_RULES: readonly Rule[] = [
   { re: /^pam_unix\(sshd:session\): session closed for user (?<user>\S+)/, action: 'session_closed' },
   { re: /^Unable to negotiate with (?<ip4>[0-9.]+|[0-9a-fA-F:]+) port \d+: /, action: 'negotiation_failure' },
   { re: /^Did not receive identification string from (?<ip4>[0-9.]+|[0-9a-fA-F:]+)/, action: 'negotiation_failure' },
+  // fail2ban's rule wants a word for the method: "keyboard-interactive/pam" and "gssapi-with-mic" logins are still logins.
+  { re: /^Accepted (?<method>\S+) for (?<user>\S+) from (?<ip4>[0-9.]+|[0-9a-fA-F:]+)(?:\s|$)/, action: acceptedAction },
   { re: /^Server listening on /, action: 'start' },
   { re: /^Received signal \d+; terminating/, action: 'stop' },
 ];
 
 // Every fail2ban rule starts with a fixed letter: index them by it so a line is tried only against the rules that
 // can match it (in their original relative order, which is all that fail2ban's first-match semantics needs).
-const RULES_BY_FIRST = new Map<number, Rule[]>();
+const RULES_BY_FIRST: (Rule[] | undefined)[] = new Array(128).fill(undefined);
 for (const rule of F2B_RULES) {
   // The literal text the expression starts with (up to its first special character), as a cheap pre-test.
   const lit = /^\^((?:[A-Za-z0-9 _:'-]|\\\()+)/.exec(rule.re.source);
@@ -112,9 +114,453 @@ for (const rule of F2B_RULES) {
   if (!/^[A-Za-z]+$/.test(firsts)) throw new Error(`sshd rule without a known first letter: ${src}`);
   for (const c of firsts) {
     const code = c.charCodeAt(0);
-    if (!RULES_BY_FIRST.has(code)) RULES_BY_FIRST.set(code, []);
-    RULES_BY_FIRST.get(code)!.push(rule);
+    (RULES_BY_FIRST[code] ??= []).push(rule);
   }
+}
+
+/*
+ * Hand-written matchers for the messages that make nearly all of a real auth.log's sshd lines (failed and accepted
+ * passwords, invalid users, pam failures, disconnects, closed connections, too many attempts). Each one answers
+ * exactly as the first of fail2ban's rules (above) that matches would, or declines: it claims a match only when
+ * the line has the plain shape it parses strictly (a dotted quad followed by a space or the end, one " from ",
+ * known suffixes), which is a shape where the expression's first choice at every quantifier (the shortest lazy
+ * user, the longest greedy one, the IPv4 branch of <HOST>) already succeeds and every earlier rule for the same
+ * first letter provably fails, so the groups are the expression's. Anything else goes to the expressions.
+ * sshd.test.ts checks both against each other on every shared log line and on mutations of them.
+ */
+
+/** {@link matchSshdAt}: no rule of fail2ban's filter matches the content (certain). */
+export const FAST_NONE = 0;
+/** {@link matchSshdAt}: a rule matches, as described by {@link SSHD_FAST}. */
+export const FAST_MATCH = 1;
+/** {@link matchSshdAt}: the content is not of a shape the matchers know; only the expressions can tell. */
+export const FAST_UNSURE = 2;
+
+/** The match {@link matchSshdAt} found, by offsets into its text. One object, overwritten by every call. */
+export interface SshdFastMatch {
+  action: LogAction;
+  /** Which matcher answered (for tests). */
+  matcher: string;
+  /** The ip4 group of <HOST> (the only host form the matchers take): [ipStart, ipEnd), or ipStart -1 for none. */
+  ipStart: number;
+  ipEnd: number;
+  /** The ip4 text is canonical as it stands (every octet at most 255, no leading zero), so canonicalIp is itself. */
+  ipCanonical: boolean;
+  /** The canonical ip4 as a 32-bit integer, signed (when ipCanonical). */
+  ipValue: number;
+  /** The user fail2ban takes (the user group, or pam's ruser when that is empty): [userStart, userEnd), empty for none. */
+  userStart: number;
+  userEnd: number;
+  /** The method group (Failed, Accepted): [methodStart, methodEnd), empty for none. */
+  methodStart: number;
+  methodEnd: number;
+  nofail: boolean;
+  forget: boolean;
+  gained: boolean;
+  /**
+   * Where the text the matcher did not read character by character starts, or -1 when it read all of it (as most
+   * do): before it the content holds no control character, so a caller that refuses binary lines checks only
+   * from here.
+   */
+  restStart: number;
+}
+
+export const SSHD_FAST: SshdFastMatch = {
+  action: 'other',
+  matcher: '',
+  ipStart: -1,
+  ipEnd: -1,
+  ipCanonical: false,
+  ipValue: 0,
+  userStart: 0,
+  userEnd: 0,
+  methodStart: 0,
+  methodEnd: 0,
+  nofail: false,
+  forget: false,
+  gained: false,
+  restStart: 0,
+};
+
+const F = SSHD_FAST;
+let quadCanonical = false;
+let quadValue = 0;
+
+/**
+ * A dotted quad at `i` (four parts of one to three digits) followed by a space or `end`: its end, or -1. This is
+ * what the ip4 branch of <HOST>, tried first, takes of such text; `quadCanonical` says whether it is canonical.
+ */
+function dottedQuadAt(t: string, i: number, end: number): number {
+  let canonical = true;
+  let value = 0;
+  for (let part = 0; part < 4; part++) {
+    const from = i;
+    let v = 0;
+    while (i < end && i - from < 3) {
+      const d = t.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) break;
+      v = v * 10 + d;
+      i++;
+    }
+    if (i === from) return -1;
+    if (v > 255 || (i - from > 1 && t.charCodeAt(from) === 48)) canonical = false;
+    value = (value << 8) | (v & 255);
+    if (part < 3) {
+      if (i >= end || t.charCodeAt(i) !== 46 /* . */) return -1;
+      i++;
+    }
+  }
+  if (i < end && t.charCodeAt(i) !== 32) return -1;
+  quadCanonical = canonical;
+  quadValue = value;
+  return i;
+}
+
+/** " port <digits>" at `i`: its end, or -1. */
+function portAt(t: string, i: number, end: number): number {
+  if (!t.startsWith(' port ', i)) return -1;
+  let j = i + 6;
+  while (j < end && isDigit(t.charCodeAt(j))) j++;
+  return j > i + 6 ? j : -1;
+}
+
+const isDigit = (c: number) => c >= 48 && c <= 57;
+
+let suffPreauth = false;
+
+/**
+ * fail2ban's __suff, `(?: (?:port \d+|on \S+|\[preauth\])){0,3}\s*`, then the end: whether `t[i, end)` is up to
+ * three " port N" and " [preauth]" items (the forms sshd writes) and nothing else. Sets `suffPreauth`.
+ */
+function suffToEnd(t: string, i: number, end: number): boolean {
+  suffPreauth = false;
+  for (let n = 0; n < 3 && i < end; n++) {
+    const p = portAt(t, i, end);
+    if (p > 0) i = p;
+    else if (t.startsWith(' [preauth]', i)) {
+      i += 10;
+      suffPreauth = true;
+    } else return false;
+  }
+  return i === end;
+}
+
+/** `ON_PORT(?: ssh\d*)?` as sshd writes it (" port N ssh2"), then __suff to the end. */
+function portSshSuffToEnd(t: string, i: number, end: number): boolean {
+  const p = portAt(t, i, end);
+  if (p > 0) i = p;
+  if (t.startsWith(' ssh', i)) {
+    i += 4;
+    while (i < end && isDigit(t.charCodeAt(i))) i++;
+  }
+  return suffToEnd(t, i, end);
+}
+
+/**
+ * Whether `t[from, to)` is free of control characters (what isBinary refuses) and, when `colon`, of ':': the text
+ * of a user name a matcher takes as it stands.
+ */
+function plainText(t: string, from: number, to: number, colon: boolean): boolean {
+  for (let i = from; i < to; i++) {
+    const c = t.charCodeAt(i);
+    if (c < 32 || c === 127 || c === 0xfffd || (colon && c === 58)) return false;
+  }
+  return true;
+}
+
+/**
+ * The end of the run of \S characters at `i`; -1 (the matcher declines) at a control character, which \S would
+ * take but a binary line must not reach a match by, or a non-ASCII one, which \s may know as a space.
+ */
+function nonSpaceRun(t: string, i: number, end: number): number {
+  for (; i < end; i++) {
+    const c = t.charCodeAt(i);
+    if (c === 32 || (c >= 9 && c <= 13)) return i;
+    if (c < 32 || c >= 127) return -1;
+  }
+  return i;
+}
+
+/** " from " at or after `i` and before `end`: its offset, or -1. */
+function fromAt(t: string, i: number, end: number): number {
+  const f = t.indexOf(' from ', i);
+  return f >= 0 && f + 6 <= end ? f : -1;
+}
+
+function found(matcher: string, action: LogAction, ipStart: number, ipEnd: number, userStart: number, userEnd: number, nofail: boolean, forget: boolean, gained: boolean): number {
+  F.matcher = matcher;
+  F.action = action;
+  F.ipStart = ipStart;
+  F.ipEnd = ipEnd;
+  F.ipCanonical = ipStart >= 0 && quadCanonical;
+  F.ipValue = quadValue;
+  F.userStart = userStart;
+  F.userEnd = userEnd;
+  F.methodStart = F.methodEnd = 0;
+  F.nofail = nofail;
+  F.forget = forget;
+  F.gained = gained;
+  F.restStart = -1;
+  return FAST_MATCH;
+}
+
+const DISCONNECTED = 'Disconnected from';
+const TOO_MANY = 'Disconnecting: Too many authentication failures';
+const CLOSED = 'Connection closed by';
+const RESET = 'Connection reset by';
+const CONNECTION_FROM = 'Connection from ';
+const MAX_ATTEMPTS = 'maximum authentication attempts exceeded for ';
+
+/**
+ * Matches the content `t[at, end)` of an sshd line (after fail2ban's prefix) against fail2ban's rules without
+ * running them when its shape is one the matchers know: FAST_MATCH (the match in {@link SSHD_FAST}), FAST_NONE or
+ * FAST_UNSURE. Allocates nothing.
+ */
+export function matchSshdAt(t: string, at: number, end: number): number {
+  switch (t.charCodeAt(at)) {
+    case 70 /* F */:
+      if (t.startsWith('Failed password for ', at)) return failedPassword(t, at, end);
+      if (t.startsWith('Failed publickey for ', at)) return failedPublickey(t, at, end);
+      break;
+    case 85 /* U */:
+      if (t.startsWith('User ', at)) return notAllowed(t, at, end);
+      break;
+    case 73 /* I */:
+      if (t.startsWith('Invalid user ', at)) return invalidUser(t, at, end);
+      break;
+    case 112 /* p */:
+      if (t.startsWith('pam_', at)) return pamAuthFailure(t, at, end);
+      break;
+    case 82 /* R */:
+      if (t.startsWith('Received disconnect from ', at)) return receivedDisconnect(t, at, end);
+      break;
+    case 68 /* D */:
+      if (t.startsWith(DISCONNECTED, at)) return closed(t, at + DISCONNECTED.length, end);
+      if (t.startsWith(TOO_MANY, at)) return tooMany(t, at + TOO_MANY.length, end);
+      break;
+    case 67 /* C */:
+      // Both rules for "C" start "Connection " (CRON lines are the usual "C").
+      if (!t.startsWith('Connection ', at)) return FAST_NONE;
+      if (t.startsWith(CLOSED, at)) return closed(t, at + CLOSED.length, end);
+      if (t.startsWith(RESET, at)) return closed(t, at + RESET.length, end);
+      if (t.startsWith(CONNECTION_FROM, at)) return connectionFrom(t, at + CONNECTION_FROM.length, end);
+      break;
+    case 65 /* A */:
+      if (t.startsWith('Accepted ', at)) return accepted(t, at + 9, end);
+      break;
+    case 109 /* m */:
+      if (t.startsWith(MAX_ATTEMPTS, at)) return maxAttempts(t, at + MAX_ATTEMPTS.length, end);
+      break;
+  }
+  // No shape a matcher knows: a rule whose literal start the content lacks certainly does not match.
+  return mayMatchFail2ban(t, at) ? FAST_UNSURE : FAST_NONE;
+}
+
+// "Failed password for [invalid user ]USER from IP[ port N][ sshN]". The rules before it need "Failed publickey";
+// the ": " forms (rules 3 and 5) need a colon, which the line does not have; what is left is rule 4 (invalid user,
+// lazy user) or rule 6 (greedy user without colon), and with one " from " both take the text before it.
+function failedPassword(t: string, at: number, end: number): number {
+  let u = at + 20;
+  const invalid = t.startsWith('invalid user ', u);
+  if (invalid) u += 13;
+  const f = fromAt(t, u, end);
+  if (f < 0 || (!invalid && f === u) || !plainText(t, u, f, true)) return FAST_UNSURE;
+  const ip = dottedQuadAt(t, f + 6, end);
+  if (ip < 0) return FAST_UNSURE;
+  let i = portAt(t, ip, end);
+  if (i < 0) i = ip;
+  if (t.startsWith(' ssh', i)) {
+    i += 4;
+    while (i < end && isDigit(t.charCodeAt(i))) i++;
+  }
+  if (i !== end) return FAST_UNSURE;
+  found(invalid ? 'failed-invalid' : 'failed', 'failed_password', f + 6, ip, u, f, false, false, false);
+  F.methodStart = at + 7;
+  F.methodEnd = at + 15;
+  return FAST_MATCH;
+}
+
+// "Failed publickey for USER from IP port N ssh2: RSA SHA256:...": rule 5 ("Failed \S+ for \S+ from <HOST>...: "),
+// which only rules for "invalid user" precede; with publickey = nofail it identifies the connection only.
+function failedPublickey(t: string, at: number, end: number): number {
+  const u = at + 21;
+  if (t.startsWith('invalid user ', u)) return FAST_UNSURE;
+  const ue = nonSpaceRun(t, u, end);
+  if (ue <= u || !t.startsWith(' from ', ue)) return FAST_UNSURE;
+  const ip = dottedQuadAt(t, ue + 6, end);
+  if (ip < 0) return FAST_UNSURE;
+  let i = portAt(t, ip, end);
+  if (i < 0 || !t.startsWith(' ssh', i)) return FAST_UNSURE;
+  i += 4;
+  while (i < end && isDigit(t.charCodeAt(i))) i++;
+  if (!t.startsWith(': ', i)) return FAST_UNSURE;
+  found('failed-publickey', 'failed_publickey', ue + 6, ip, u, ue, true, false, false);
+  F.restStart = i + 2;
+  F.methodStart = at + 7;
+  F.methodEnd = at + 16;
+  return FAST_MATCH;
+}
+
+// Every rule for "U" is "User not known to the underlying authentication module for ..." or says " not allowed
+// because ": a line with neither ("User child is on pid 1234") is certainly none of them.
+function notAllowed(t: string, at: number, end: number): number {
+  if (t.startsWith('User not known to the underlying authentication module for ', at)) return FAST_UNSURE;
+  const k = t.indexOf(' not allowed because ', at);
+  return k >= 0 && k + 21 <= end ? FAST_UNSURE : FAST_NONE;
+}
+
+// "Invalid user USER from IP[ port N][ [preauth]]": the only rule for "I", with a lazy user.
+function invalidUser(t: string, at: number, end: number): number {
+  const u = at + 13;
+  const f = fromAt(t, u, end);
+  if (f < 0 || !plainText(t, u, f, false)) return FAST_UNSURE;
+  const ip = dottedQuadAt(t, f + 6, end);
+  if (ip < 0 || !suffToEnd(t, ip, end)) return FAST_UNSURE;
+  return found('invalid', 'invalid_user', f + 6, ip, u, f, false, false, false);
+}
+
+// "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=IP[  user=USER]": the
+// only rule for "p". Session and "check pass" lines are certainly not it, and say so without an expression.
+function pamAuthFailure(t: string, at: number, end: number): number {
+  if (!t.startsWith('pam_', at)) return FAST_UNSURE;
+  let i = at + 4;
+  while (i < end && t.charCodeAt(i) >= 97 && t.charCodeAt(i) <= 122) i++;
+  if (i === at + 4 || !t.startsWith(PAM_AUTH, i)) return FAST_NONE;
+  i += PAM_AUTH.length;
+  const ws = i;
+  for (; i < end; i++) {
+    const c = t.charCodeAt(i);
+    if (c > 127) return FAST_UNSURE;
+    if (c !== 32 && (c < 9 || c > 13)) break;
+  }
+  if (i === ws || !t.startsWith(PAM_FAILURE, i)) return FAST_NONE;
+  if (i !== ws + 1) return FAST_UNSURE;
+  i += PAM_FAILURE.length;
+  // Exactly the four fields sshd writes, then ruser: what the {0,4} repetition takes first.
+  let value = 0;
+  for (const field of PAM_FIELDS) {
+    if (!t.startsWith(field, i)) return FAST_UNSURE;
+    value = i + field.length;
+    i = nonSpaceRun(t, value, end);
+    if (i < 0) return FAST_UNSURE;
+  }
+  const ruserStart = value;
+  const ruserEnd = i;
+  if (!t.startsWith(' rhost=', i)) return FAST_UNSURE;
+  const ipStart = i + 7;
+  const ip = dottedQuadAt(t, ipStart, end);
+  if (ip < 0) return FAST_UNSURE;
+  i = ip;
+  // fail2ban's ALT_USER: the user group when it is not empty, else ruser.
+  let us = ruserStart;
+  let ue = ruserEnd;
+  if (i < end) {
+    let j = i;
+    while (j < end && t.charCodeAt(j) === 32) j++;
+    if (t.startsWith('user=', j)) {
+      const v = nonSpaceRun(t, j + 5, end);
+      if (v < 0) return FAST_UNSURE;
+      if (v > j + 5) {
+        us = j + 5;
+        ue = v;
+      }
+      i = v;
+    }
+  }
+  if (!suffToEnd(t, i, end)) return FAST_UNSURE;
+  return found('pam', 'pam_auth_failure', ipStart, ip, us, ue, true, false, false);
+}
+
+const PAM_AUTH = '(sshd:auth):';
+const PAM_FAILURE = 'authentication failure;';
+const PAM_FIELDS = [' logname=', ' uid=', ' euid=', ' tty=', ' ruser='] as const;
+
+// "Received disconnect from IP port N:11: ...": rule "...:\s*3: ..." fails at the "1", rule "...:\s*11:" matches.
+function receivedDisconnect(t: string, at: number, end: number): number {
+  const ip = dottedQuadAt(t, at + 25, end);
+  if (ip < 0) return FAST_UNSURE;
+  const p = portAt(t, ip, end);
+  if (p < 0 || !t.startsWith(':11:', p)) return FAST_UNSURE;
+  found('received-disconnect', 'disconnect', at + 25, ip, 0, 0, true, true, false);
+  F.restStart = p + 4;
+  return FAST_MATCH;
+}
+
+// "Connection closed by", "Connection reset by", "Disconnected from", then "[ invalid user USER| authenticating user
+// USER] IP[ port N][ [preauth]]": the first rule for "C", the first for "D" that "Disconnected" can match.
+function closed(t: string, i: number, end: number): number {
+  let us = 0;
+  let ue = 0;
+  const iu = t.startsWith(' invalid user ', i) ? 14 : t.startsWith(' authenticating user ', i) ? 21 : 0;
+  if (iu > 0) {
+    us = i + iu;
+    ue = nonSpaceRun(t, us, end);
+    if (ue <= us) return FAST_UNSURE;
+    i = ue;
+  }
+  if (t.charCodeAt(i) !== 32) return FAST_UNSURE;
+  const ip = dottedQuadAt(t, i + 1, end);
+  if (ip < 0 || !suffToEnd(t, ip, end)) return FAST_UNSURE;
+  // disconnectAction: "[preauth]" in the match, or a user group that took part.
+  const preauth = suffPreauth || iu > 0;
+  return found('closed', preauth ? 'preauth_disconnect' : 'disconnect', i + 1, ip, us, ue, true, true, false);
+}
+
+// "Disconnecting: Too many authentication failures[ for USER][ [preauth]]" (the first "Disconnecting" rule needs
+// " invalid user" or " authenticating user" after it).
+function tooMany(t: string, i: number, end: number): number {
+  let us = 0;
+  let ue = 0;
+  if (t.startsWith(' for ', i)) {
+    us = i + 5;
+    ue = nonSpaceRun(t, us, end);
+    if (ue <= us) return FAST_UNSURE;
+    i = ue;
+  }
+  if (!suffToEnd(t, i, end)) return FAST_UNSURE;
+  return found('too-many', 'max_auth_attempts', -1, -1, us, ue, false, false, false);
+}
+
+// "Connection from IP ...": the second rule for "C" (the first needs "closed" or "reset").
+function connectionFrom(t: string, i: number, end: number): number {
+  const ip = dottedQuadAt(t, i, end);
+  if (ip < 0) return FAST_UNSURE;
+  found('connection', 'connection', i, ip, 0, 0, true, false, false);
+  F.restStart = ip;
+  return FAST_MATCH;
+}
+
+// "Accepted METHOD for USER from IP ...", METHOD a word (keyboard-interactive/pam is no \w+: fail2ban's rule never
+// matches it, and the expressions say so). The rule for "Authentication ..." needs a "u" second.
+function accepted(t: string, m: number, end: number): number {
+  let i = m;
+  for (; i < end; i++) {
+    const c = t.charCodeAt(i);
+    if (!(isDigit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95)) break;
+  }
+  if (i === m || !t.startsWith(' for ', i)) return FAST_UNSURE;
+  const us = i + 5;
+  const ue = nonSpaceRun(t, us, end);
+  if (ue <= us || !t.startsWith(' from ', ue)) return FAST_UNSURE;
+  const ip = dottedQuadAt(t, ue + 6, end);
+  if (ip < 0) return FAST_UNSURE;
+  const len = i - m;
+  const action: LogAction = len === 8 && t.startsWith('password', m) ? 'accepted_password' : len === 9 && t.startsWith('publickey', m) ? 'accepted_publickey' : 'accepted_other';
+  found('accepted', action, ue + 6, ip, us, ue, false, true, true);
+  F.restStart = ip;
+  F.methodStart = m;
+  F.methodEnd = i;
+  return FAST_MATCH;
+}
+
+// "maximum authentication attempts exceeded for USER from IP port N ssh2 [preauth]": the only rule for "m", with a
+// greedy user, which one " from " decides.
+function maxAttempts(t: string, u: number, end: number): number {
+  const f = fromAt(t, u, end);
+  if (f < 0 || !plainText(t, u, f, false)) return FAST_UNSURE;
+  const ip = dottedQuadAt(t, f + 6, end);
+  if (ip < 0 || !portSshSuffToEnd(t, ip, end)) return FAST_UNSURE;
+  return found('max-attempts', 'max_auth_attempts', f + 6, ip, u, f, false, false, false);
 }
 
 export interface SshdMatch {
@@ -174,22 +620,62 @@ function startsWithAny(s: string, prefixes: string[]): boolean {
   return false;
 }
 
-/** Matches the message of an sshd line (after its "host sshd[pid]: " prefix and an "error: " prefix). */
-export function matchSshdContent(content: string, f2bOnly = false): SshdMatch | null {
-  const rules = RULES_BY_FIRST.get(content.charCodeAt(0));
+/** The first of fail2ban's rules that matches `content`, by the expressions. */
+function matchFail2banRules(content: string, withPort: boolean): SshdMatch | null {
+  const rules = RULES_BY_FIRST[content.charCodeAt(0)];
   if (rules) {
     for (const rule of rules) {
       if (rule.lits !== undefined && !startsWithAny(content, rule.lits)) continue;
       const m = rule.re.exec(content);
-      if (m) return fromMatch(rule, m, true, !f2bOnly);
+      if (m) return fromMatch(rule, m, true, withPort);
     }
   }
-  if (f2bOnly) return null;
+  return null;
+}
+
+function matchExtraRules(content: string): SshdMatch | null {
   for (const rule of EXTRA_RULES) {
     const m = rule.re.exec(content);
     if (m) return fromMatch(rule, m, false);
   }
   return null;
+}
+
+/** {@link SSHD_FAST} of `content` as the SshdMatch the expressions give. */
+function fromFastMatch(content: string, withPort: boolean): SshdMatch {
+  const f = SSHD_FAST;
+  const hostText = f.ipStart >= 0 ? content.slice(f.ipStart, f.ipEnd) : null;
+  const ip = hostText === null ? null : f.ipCanonical ? hostText : canonicalIp(hostText);
+  const port = withPort ? PORT_RE.exec(content) : null;
+  return {
+    action: f.action,
+    ip,
+    host: ip === null ? hostText : null,
+    user: f.userEnd > f.userStart ? content.slice(f.userStart, f.userEnd) : null,
+    method: f.methodEnd > f.methodStart ? content.slice(f.methodStart, f.methodEnd) : null,
+    hostGroups: { ip4: hostText, ip6: null, dns: null },
+    port: port ? Number(port[1]) : null,
+    f2b: true,
+    nofail: f.nofail,
+    forget: f.forget,
+    gained: f.gained,
+  };
+}
+
+/** Matches the message of an sshd line (after its "host sshd[pid]: " prefix and an "error: " prefix). */
+export function matchSshdContent(content: string, f2bOnly = false): SshdMatch | null {
+  const r = matchSshdAt(content, 0, content.length);
+  if (r === FAST_MATCH) return fromFastMatch(content, !f2bOnly);
+  if (r === FAST_UNSURE) {
+    const m = matchFail2banRules(content, !f2bOnly);
+    if (m !== null) return m;
+  }
+  return f2bOnly ? null : matchExtraRules(content);
+}
+
+/** {@link matchSshdContent} by the expressions alone, without the hand-written matchers: what they are tested against. */
+export function matchSshdContentByExpression(content: string, f2bOnly = false): SshdMatch | null {
+  return matchFail2banRules(content, !f2bOnly) ?? (f2bOnly ? null : matchExtraRules(content));
 }
 
 /**
@@ -222,6 +708,8 @@ export function splitFail2banPrefix(text: string): Fail2banPrefix | null {
 
 /** Where the last successful {@link scanFail2banPrefix} found the end of the connection id. */
 export let scannedMlfidEnd = 0;
+/** The host of the last line {@link scanFail2banPrefix} took (it has no space or control character). */
+let scannedHost = '';
 
 /**
  * The hand scan of {@link splitFail2banPrefix} over `text[from, end)`: the offset of the content (and the end
@@ -229,15 +717,23 @@ export let scannedMlfidEnd = 0;
  * expression can tell.
  */
 export function scanFail2banPrefix(text: string, from: number, end: number): number {
-  if (end - from <= 3 || text.charCodeAt(from) !== 32 || isSpace(text.charCodeAt(from + 1))) return -1;
-  const h0 = text.charCodeAt(from + 1);
-  const hostEnd = text.indexOf(' ', from + 2);
-  if (h0 === 91 /* [ */ || h0 === 60 /* < */ || hostEnd < 0 || hostEnd + 1 >= end || hasOtherSpace(text, from + 2, hostEnd)) return -1;
+  if (end - from <= 3 || text.charCodeAt(from) !== 32) return -1;
+  // A log has one host, or a few: the last one accepted is compared in place before the host is checked again.
+  let hostEnd = from + 1 + scannedHost.length;
+  if (!(scannedHost.length > 0 && text.charCodeAt(hostEnd) === 32 && text.startsWith(scannedHost, from + 1))) {
+    const h0 = text.charCodeAt(from + 1);
+    hostEnd = text.indexOf(' ', from + 2);
+    // A control character in the host is left to the expression too: the offline scan relies on a line it matches
+    // by hand having none before the content (parse.ts tallyBlock).
+    if (isSpace(h0) || h0 === 91 /* [ */ || h0 === 60 /* < */ || hostEnd < 0 || hostEnd >= end || hasOtherSpace(text, from + 1, hostEnd)) return -1;
+    scannedHost = text.slice(from + 1, hostEnd);
+  }
+  if (hostEnd + 1 >= end) return -1;
   const t = hostEnd + 1;
   const c = text.charCodeAt(t);
   if (isSpace(c) || c === 91 || c === 40 /* ( */ || c === 64 /* @ */ || c === 58 /* : */ || c === 107 /* k */) return -1;
   if (c === 115 /* s */ && text.startsWith('sshd', t)) {
-    if (!text.startsWith('sshd[', t)) return -1;
+    if (text.charCodeAt(t + 4) !== 91 /* [ */) return -1;
     let i = t + 5;
     while (i < end && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) i++;
     if (i === t + 5 || text.charCodeAt(i) !== 93 /* ] */ || text.charCodeAt(i + 1) !== 58 /* : */ || text.charCodeAt(i + 2) !== 32) return -1;
@@ -255,7 +751,8 @@ export function scanFail2banPrefix(text: string, from: number, end: number): num
 function withPref(text: string, at: number, end: number): number {
   scannedMlfidEnd = at;
   let s = at;
-  if (text.startsWith('error: ', s) || text.startsWith('fatal: ', s)) {
+  const c = text.charCodeAt(s);
+  if ((c === 101 /* e */ && text.startsWith('error: ', s)) || (c === 102 /* f */ && text.startsWith('fatal: ', s))) {
     s += 7;
     if (text.startsWith('PAM: ', s)) s += 5;
     // The content needs one character; otherwise the expression would not take the prefix.
@@ -266,7 +763,7 @@ function withPref(text: string, at: number, end: number): number {
 
 /** Whether a rule of fail2ban's filter can match content starting at `at` (first letter and literal start). */
 export function mayMatchFail2ban(text: string, at: number): boolean {
-  const rules = RULES_BY_FIRST.get(text.charCodeAt(at));
+  const rules = RULES_BY_FIRST[text.charCodeAt(at)];
   if (rules === undefined) return false;
   for (const rule of rules) {
     if (rule.lits === undefined) return true;
@@ -275,10 +772,11 @@ export function mayMatchFail2ban(text: string, at: number): boolean {
   return false;
 }
 
+/** Whether `text[from, to)` holds a character Python's \s may take for a space, or a control character. */
 function hasOtherSpace(text: string, from: number, to: number): boolean {
   for (let i = from; i < to; i++) {
     const c = text.charCodeAt(i);
-    if ((c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x1f) || c === 0x85 || c === 0xa0 || c > 0x167f) return true;
+    if (c < 32 || c === 127 || c === 0x85 || c === 0xa0 || c > 0x167f) return true;
   }
   return false;
 }
@@ -295,13 +793,95 @@ export function stripSshdErrorPrefix(message: string): string {
 }
 
 interface Connection {
+  /** The connection id: fail2ban's F-MLFID, " host sshd[pid]: ". */
+  id: string;
   /** The host texts fail2ban keeps per connection (ip4, ip6, dns groups): a later line overrides only what it names. */
   ip4: string | null;
   ip6: string | null;
   dns: string | null;
-  users: Set<string> | null;
+  /** canonicalIp of ip4, else of ip6: the address fail2ban reports for the connection (kept with them). */
+  ip: string | null;
+  /** `ip` as a signed 32-bit integer when it is an IPv4 address (valid when ipIsV4). */
+  ipValue: number;
+  ipIsV4: boolean;
+  /**
+   * The user names tried (fail2ban keeps a set; only "more than one" matters): the first one, and whether another
+   * was seen since.
+   */
+  user: string | null;
+  users2: boolean;
   /** A failure was seen before any line of the connection named its address. */
   pending: boolean;
+  // ConnectionCache's links: the next entry of the same hash, and the neighbours in insertion order.
+  hash: number;
+  sameHash: Connection | null;
+  older: Connection | null;
+  newer: Connection | null;
+}
+
+/**
+ * fail2ban's cache of connections: insertion order (the oldest goes first when full), found by the id's text
+ * without cutting it out of the line (a string per line would be the hot path's main garbage, and hashing a
+ * fresh one per lookup its main cost): entries hang off a hash of the id and are compared in place.
+ */
+class ConnectionCache {
+  private readonly buckets = new Map<number, Connection>();
+  private oldest: Connection | null = null;
+  private newest: Connection | null = null;
+  size = 0;
+
+  find(text: string, from: number, to: number, hash: number): Connection | null {
+    for (let c = this.buckets.get(hash) ?? null; c !== null; c = c.sameHash) if (c.id.length === to - from && text.startsWith(c.id, from)) return c;
+    return null;
+  }
+
+  add(c: Connection, hash: number): void {
+    c.hash = hash;
+    c.sameHash = this.buckets.get(hash) ?? null;
+    this.buckets.set(hash, c);
+    c.older = this.newest;
+    c.newer = null;
+    if (this.newest !== null) this.newest.newer = c;
+    else this.oldest = c;
+    this.newest = c;
+    this.size++;
+  }
+
+  remove(c: Connection): void {
+    const head = this.buckets.get(c.hash)!;
+    if (head === c) {
+      if (c.sameHash === null) this.buckets.delete(c.hash);
+      else this.buckets.set(c.hash, c.sameHash);
+    } else {
+      let p = head;
+      while (p.sameHash !== c) p = p.sameHash!;
+      p.sameHash = c.sameHash;
+    }
+    if (c.older !== null) c.older.newer = c.newer;
+    else this.oldest = c.newer;
+    if (c.newer !== null) c.newer.older = c.older;
+    else this.newest = c.older;
+    c.sameHash = c.older = c.newer = null;
+    this.size--;
+  }
+
+  first(): Connection | null {
+    return this.oldest;
+  }
+}
+
+/**
+ * FNV-1a over the last 16 characters of `text[from, to)` (where ids differ: the pid), and the length; kept a Smi
+ * (30 bits) so that the Map takes it without boxing.
+ */
+function idHash(text: string, from: number, to: number): number {
+  let h = Math.imul(0x811c9dc5 ^ (to - from), 0x01000193);
+  for (let i = Math.max(from, to - 16); i < to; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h & 0x3fffffff;
+}
+
+function newConnection(id: string, ip4: string | null, ip6: string | null, dns: string | null, ip: string | null, ipIsV4: boolean, ipValue: number, user: string | null): Connection {
+  return { id, ip4, ip6, dns, ip, ipIsV4, ipValue, user, users2: false, pending: false, hash: 0, sameHash: null, older: null, newer: null };
 }
 
 export interface TrackerCounters {
@@ -326,54 +906,120 @@ export interface TrackedLine {
  * which never happens within one fail2ban-regex run, so there is no time limit here.
  */
 export class SshdFailureTracker {
-  private readonly cache = new Map<string, Connection>();
+  private readonly cache = new ConnectionCache();
   private evicted = 0;
+  /** The connection's address after the last {@link observeFast}: text, and as a number when IPv4. */
+  lastIp: string | null = null;
+  lastIpIsV4 = false;
+  lastIpValue = 0;
 
   constructor(private readonly maxConnections = 100) {}
 
   /** Feeds one line of connection `mlfid` that an fail2ban rule matched (`m.f2b`). */
   observe(mlfid: string, m: SshdMatch): TrackedLine {
     const g = m.hostGroups;
-    let state = this.cache.get(mlfid);
+    const hash = idHash(mlfid, 0, mlfid.length);
+    let state = this.cache.find(mlfid, 0, mlfid.length, hash);
     if (state) {
-      if (m.user) (state.users ??= new Set()).add(m.user);
+      if (m.user) addUser(state, m.user);
       // A successful login clears the failures still waiting for an address.
       if (m.gained) state.pending = false;
-      if (g.ip4 !== null) state.ip4 = g.ip4;
-      if (g.ip6 !== null) state.ip6 = g.ip6;
-      if (g.dns !== null) state.dns = g.dns;
-      if (m.forget) this.cache.delete(mlfid);
-    } else {
-      state = { ip4: g.ip4, ip6: g.ip6, dns: g.dns, users: m.user ? new Set([m.user]) : null, pending: false };
-      if (!m.forget) {
-        if (this.cache.size >= this.maxConnections) {
-          this.cache.delete(this.cache.keys().next().value as string);
-          this.evicted++;
-        }
-        this.cache.set(mlfid, state);
-      } else {
-        state.users = null;
+      if (g.ip4 !== null || g.ip6 !== null) {
+        if (g.ip4 !== null) state.ip4 = g.ip4;
+        if (g.ip6 !== null) state.ip6 = g.ip6;
+        setIp(state, state.ip4 !== null ? canonicalIp(state.ip4) : canonicalIp(state.ip6!));
       }
+      if (g.dns !== null) state.dns = g.dns;
+      if (m.forget) this.cache.remove(state);
+    } else {
+      state = newConnection(mlfid, g.ip4, g.ip6, g.dns, null, false, 0, m.forget ? null : m.user);
+      setIp(state, g.ip4 !== null ? canonicalIp(g.ip4) : g.ip6 !== null ? canonicalIp(g.ip6) : null);
+      if (!m.forget) this.insert(state, hash);
     }
-    let nofail = m.nofail || m.gained;
-    // Earlier failures waiting for an address, or attempts on more than one user name, make even a "no failure"
-    // line (an accepted login, a closed connection) count.
-    if (state.pending || (state.users !== null && state.users.size > 1)) {
-      state.pending = false;
-      nofail = false;
+    return { failure: this.outcome(state, m.nofail || m.gained), ip: state.ip };
+  }
+
+  /**
+   * {@link observe} for the line in `text` whose content {@link matchSshdAt} matched (SSHD_FAST), of connection
+   * `text[idStart, idEnd)`: whether the line is a failure of its address. That address is the line's own when it
+   * names one (an ip4), else {@link lastIp}. Allocates only for a connection or an address not seen before.
+   */
+  observeFast(text: string, idStart: number, idEnd: number): boolean {
+    const f = SSHD_FAST;
+    const hash = idHash(text, idStart, idEnd);
+    let state = this.cache.find(text, idStart, idEnd, hash);
+    const nofail = f.nofail || f.gained;
+    if (state === null && f.forget) {
+      // A connection's last line that is also its first: nothing to keep, the line alone decides.
+      this.lastIp = null;
+      this.lastIpIsV4 = false;
+      return !nofail && f.ipStart >= 0 && f.ipCanonical;
     }
-    const ip = state.ip4 !== null ? canonicalIp(state.ip4) : state.ip6 !== null ? canonicalIp(state.ip6) : null;
-    if (nofail) return { failure: false, ip };
-    if (state.ip4 === null && state.ip6 === null && state.dns === null) {
-      state.pending = true;
-      return { failure: false, ip: null };
+    if (state !== null) {
+      if (f.userEnd > f.userStart) {
+        const n = f.userEnd - f.userStart;
+        if (state.user === null) state.user = text.slice(f.userStart, f.userEnd);
+        else if (!state.users2 && !(state.user.length === n && text.startsWith(state.user, f.userStart))) state.users2 = true;
+      }
+      if (f.gained) state.pending = false;
+      if (f.ipStart >= 0 && !(state.ip4 !== null && state.ip4.length === f.ipEnd - f.ipStart && text.startsWith(state.ip4, f.ipStart))) {
+        state.ip4 = text.slice(f.ipStart, f.ipEnd);
+        state.ip = f.ipCanonical ? state.ip4 : null;
+        state.ipIsV4 = f.ipCanonical;
+        state.ipValue = f.ipValue;
+      }
+      if (f.forget) this.cache.remove(state);
+    } else {
+      const ip4 = f.ipStart >= 0 ? text.slice(f.ipStart, f.ipEnd) : null;
+      const user = f.userEnd > f.userStart ? text.slice(f.userStart, f.userEnd) : null;
+      state = newConnection(text.slice(idStart, idEnd), ip4, null, null, f.ipCanonical ? ip4 : null, f.ipCanonical, f.ipValue, user);
+      this.insert(state, hash);
     }
-    // A host name fail2ban would resolve (usedns=warn), or an address that does not parse: we never resolve or
-    // trust what a log line says, so such a failure counts for nobody.
-    return { failure: ip !== null, ip };
+    this.lastIp = state.ip;
+    this.lastIpIsV4 = state.ipIsV4;
+    this.lastIpValue = state.ipValue;
+    return this.outcome(state, nofail);
   }
 
   counters(): TrackerCounters {
     return { evicted: this.evicted, size: this.cache.size };
   }
+
+  private insert(state: Connection, hash: number): void {
+    if (this.cache.size >= this.maxConnections) {
+      this.cache.remove(this.cache.first()!);
+      this.evicted++;
+    }
+    this.cache.add(state, hash);
+  }
+
+  /** Whether a line of the connection (after its update) counts as a failure of the connection's address. */
+  private outcome(state: Connection, nofail: boolean): boolean {
+    // Earlier failures waiting for an address, or attempts on more than one user name, make even a "no failure"
+    // line (an accepted login, a closed connection) count.
+    if (state.pending || state.users2) {
+      state.pending = false;
+      nofail = false;
+    }
+    if (nofail) return false;
+    if (state.ip4 === null && state.ip6 === null && state.dns === null) {
+      state.pending = true;
+      return false;
+    }
+    // A host name fail2ban would resolve (usedns=warn), or an address that does not parse: we never resolve or
+    // trust what a log line says, so such a failure counts for nobody.
+    return state.ip !== null;
+  }
+}
+
+function setIp(state: Connection, ip: string | null): void {
+  state.ip = ip;
+  const v4 = ip === null ? null : parseIPv4(ip);
+  state.ipIsV4 = v4 !== null;
+  state.ipValue = v4 === null ? 0 : v4 | 0;
+}
+
+function addUser(state: Connection, user: string): void {
+  if (state.user === null) state.user = user;
+  else if (user !== state.user) state.users2 = true;
 }

@@ -1,8 +1,11 @@
 /**
  * Per-address totals over parsed events: what `netwatch-ingest logs --summary` prints. `failures` counts the events
- * fail2ban's sshd filter counts (metadata.f2b_failure), so it equals `fail2ban-regex -o ip FILE sshd` per address;
- * the threat score is the security engine's scorer over the totals.
+ * fail2ban's sshd filter counts (metadata.f2b_failure), so it equals `fail2ban-regex -o ip FILE sshd` per address.
+ * Which event moves which counter is the security engine's own classification (security/evidence.ts), and the
+ * threat score is its scorer over the totals, so the live reputation of the same lines has the same counters.
  */
+import { EVIDENCE_ACCEPTED, EVIDENCE_BAN, EVIDENCE_FAILURE, EVIDENCE_INVALID_USER, EVIDENCE_RESTORED_BAN, logEvidence } from '../security/evidence';
+import { formatIPv4, parseIPv4 } from '../protocol/ip';
 import { threatScore } from '../security/score';
 import type { LogEvent } from './events';
 
@@ -13,7 +16,7 @@ export interface IpSummary {
   invalid_users: number;
   /** Accepted logins (password, public key, keyboard-interactive...). */
   accepted: number;
-  /** fail2ban bans (restored bans included, as the scorer counts them). */
+  /** fail2ban bans (a restored ban counts when the address has no ban counted yet, as the engine counts them). */
   bans: number;
   threat_score: number;
 }
@@ -26,6 +29,9 @@ interface Totals {
 }
 
 export class LogSummary {
+  // IPv4 addresses in a table of their own, by number (the offline scan counts them without cutting the address
+  // out of the line, and without a Map key to box per line); other addresses by text. An address is in one only.
+  private readonly v4 = new Ipv4Totals();
   private readonly byIp = new Map<string, Totals>();
   /** Events of addresses not counted because maxIps addresses were already held. */
   droppedEvents = 0;
@@ -38,30 +44,55 @@ export class LogSummary {
 
   /** Counts one event of `ip` (what {@link add} reads of an event, for callers that never build one). */
   count(ip: string | null | undefined, failure: boolean, a: LogEvent['action']): void {
-    if (!ip) return;
-    const invalid = a === 'invalid_user';
-    const accepted = a === 'accepted_password' || a === 'accepted_publickey' || a === 'accepted_other';
-    const ban = a === 'f2b_ban' || a === 'f2b_restore_ban';
-    if (!failure && !invalid && !accepted && !ban) return;
+    const ev = logEvidence(a, failure);
+    if (ev !== 0 && ip) this.countEvidence(ip, ev);
+  }
+
+  /** Counts the evidence bits of one event of `ip` ({@link logEvidence}, not 0). */
+  countEvidence(ip: string, ev: number): void {
+    const v4 = parseIPv4(ip);
+    if (v4 !== null) return this.countEvidenceV4(v4 | 0, ev);
     let t = this.byIp.get(ip);
-    if (!t) {
-      if (this.byIp.size >= this.maxIps) {
-        this.droppedEvents++;
-        return;
-      }
+    if (t === undefined) {
+      if (this.full()) return;
       t = { failures: 0, invalidUsers: 0, accepted: 0, bans: 0 };
       this.byIp.set(ip, t);
     }
-    if (failure) t.failures++;
-    if (invalid) t.invalidUsers++;
-    if (accepted) t.accepted++;
-    if (ban) t.bans++;
+    if (ev & EVIDENCE_FAILURE) t.failures++;
+    if (ev & EVIDENCE_INVALID_USER) t.invalidUsers++;
+    if (ev & EVIDENCE_ACCEPTED) t.accepted++;
+    if (ev & EVIDENCE_BAN || (ev & EVIDENCE_RESTORED_BAN && t.bans === 0)) t.bans++;
+  }
+
+  /** {@link countEvidence} of the IPv4 address `v4` (its 32 bits as a signed integer). */
+  countEvidenceV4(v4: number, ev: number): void {
+    const t = this.v4;
+    let i = t.find(v4);
+    if (i < 0) {
+      if (this.full()) return;
+      i = t.insert(v4);
+    }
+    if (ev & EVIDENCE_FAILURE) t.failures[i]++;
+    if (ev & EVIDENCE_INVALID_USER) t.invalidUsers[i]++;
+    if (ev & EVIDENCE_ACCEPTED) t.accepted[i]++;
+    if (ev & EVIDENCE_BAN || (ev & EVIDENCE_RESTORED_BAN && t.bans[i] === 0)) t.bans[i]++;
+  }
+
+  private full(): boolean {
+    if (this.byIp.size + this.v4.size < this.maxIps) return false;
+    this.droppedEvents++;
+    return true;
   }
 
   /** Rows ordered by failures, then bans, then address. */
   rows(): IpSummary[] {
     const out: IpSummary[] = [];
-    for (const [ip, t] of this.byIp) {
+    const all: [string, Totals][] = [...this.byIp];
+    const v4 = this.v4;
+    for (let i = 0; i < v4.size; i++) {
+      all.push([formatIPv4(v4.addressAt(i)), { failures: v4.failures[i], invalidUsers: v4.invalidUsers[i], accepted: v4.accepted[i], bans: v4.bans[i] }]);
+    }
+    for (const [ip, t] of all) {
       out.push({
         ip,
         failures: t.failures,
@@ -73,4 +104,71 @@ export class LogSummary {
     }
     return out.sort((a, b) => b.failures - a.failures || b.bans - a.bans || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
   }
+}
+
+/**
+ * Totals of IPv4 addresses, struct of arrays: entry i in the counter arrays, found through an open-addressing
+ * index (linear probing) of the addresses; both double when the index is half full.
+ */
+class Ipv4Totals {
+  size = 0;
+  private addresses = new Int32Array(1024);
+  failures = new Int32Array(1024);
+  invalidUsers = new Int32Array(1024);
+  accepted = new Int32Array(1024);
+  bans = new Int32Array(1024);
+  /** Slot -> entry + 1 (0: empty). */
+  private slots = new Int32Array(2048);
+
+  /** The entry of `addr`, or -1. */
+  find(addr: number): number {
+    const mask = this.slots.length - 1;
+    for (let s = hash32(addr) & mask; ; s = (s + 1) & mask) {
+      const e = this.slots[s] - 1;
+      if (e < 0) return -1;
+      if (this.addresses[e] === addr) return e;
+    }
+  }
+
+  /** Adds `addr` (not present) with zero counters; returns its entry. */
+  insert(addr: number): number {
+    if (this.size === this.addresses.length) this.grow();
+    const e = this.size++;
+    this.addresses[e] = addr;
+    this.place(addr, e);
+    return e;
+  }
+
+  addressAt(e: number): number {
+    return this.addresses[e] >>> 0;
+  }
+
+  private place(addr: number, e: number): void {
+    const mask = this.slots.length - 1;
+    let s = hash32(addr) & mask;
+    while (this.slots[s] !== 0) s = (s + 1) & mask;
+    this.slots[s] = e + 1;
+  }
+
+  private grow(): void {
+    const n = this.addresses.length * 2;
+    const wider = (a: Int32Array) => {
+      const b = new Int32Array(n);
+      b.set(a);
+      return b;
+    };
+    this.addresses = wider(this.addresses);
+    this.failures = wider(this.failures);
+    this.invalidUsers = wider(this.invalidUsers);
+    this.accepted = wider(this.accepted);
+    this.bans = wider(this.bans);
+    this.slots = new Int32Array(n * 2);
+    for (let e = 0; e < this.size; e++) this.place(this.addresses[e], e);
+  }
+}
+
+/** A mix of the 32 bits (addresses of one network differ in their low bits only). */
+function hash32(x: number): number {
+  x = Math.imul(x ^ (x >>> 16), 0x45d9f3b);
+  return x ^ (x >>> 16);
 }

@@ -49,8 +49,25 @@ const TAG_ONLY_RE = /^ ?([A-Za-z][^\s:[\]]{0,63}?(?:\([^\s)]{1,64}\))?)(?:\[(\d{
 const UNDATED_RE = /^(?:([A-Za-z0-9]\S*) )?([A-Za-z][^\s:[\]]{0,63}?(?:\([^\s)]{1,64}\))?)(?:\[(\d{1,10})\])?: (.*)$/s;
 const RFC5424_RE = /^<(\d{1,3})>([1-9]\d?) (\S+) (\S+) (\S+) (\S+) (\S+) (.*)$/s;
 
-const MONTH_KEYS = new Map<number, number>();
-for (const [name, i] of Object.entries(MONTHS)) MONTH_KEYS.set((name.charCodeAt(0) << 16) | (name.charCodeAt(1) << 8) | name.charCodeAt(2), i);
+// fastBsdDate runs once per line: its month and day are table look-ups rather than branches, so that every line
+// takes the same path through it (a branch first taken thousands of lines in, at the first "Apr" or the first
+// " 7", would throw its optimized code away).
+/** Month + 1 by the low five bits of its three letters (distinct for the twelve names); 0 for none. */
+const MONTH_BY_BITS = new Uint8Array(1 << 15);
+/** The three lowercase letters of month i, packed (c0 << 16 | c1 << 8 | c2). */
+const MONTH_KEY = new Int32Array(12);
+for (const [name, i] of Object.entries(MONTHS)) {
+  const bits = ((name.charCodeAt(0) & 31) << 10) | ((name.charCodeAt(1) & 31) << 5) | (name.charCodeAt(2) & 31);
+  if (MONTH_BY_BITS[bits] !== 0) throw new Error(`month names collide: ${name}`);
+  MONTH_BY_BITS[bits] = i + 1;
+  MONTH_KEY[i] = (name.charCodeAt(0) << 16) | (name.charCodeAt(1) << 8) | name.charCodeAt(2);
+}
+/** Day of month by the two characters of fail2ban's %d, ([1-2]\d|[0 ]?[1-9]|3[0-1]): 0 for none. */
+const DAY_BY_CHARS = new Uint8Array(128 * 128);
+for (let d = 1; d <= 31; d++) {
+  DAY_BY_CHARS[(48 + Math.floor(d / 10)) * 128 + 48 + (d % 10)] = d;
+  if (d < 10) DAY_BY_CHARS[32 * 128 + 48 + d] = d;
+}
 
 const digit = (c: number) => c >= 48 && c <= 57;
 const wordChar = (c: number) => digit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
@@ -63,15 +80,15 @@ const digits2 = (s: string, i: number) => (s.charCodeAt(i) - 48) * 10 + s.charCo
  */
 export function fastBsdDate(line: string, o = 0, end = line.length): number {
   if (end - o < 15 || line.charCodeAt(o + 3) !== 32 || line.charCodeAt(o + 6) !== 32 || line.charCodeAt(o + 9) !== 58 || line.charCodeAt(o + 12) !== 58) return -1;
-  const month = MONTH_KEYS.get(((line.charCodeAt(o) | 32) << 16) | ((line.charCodeAt(o + 1) | 32) << 8) | (line.charCodeAt(o + 2) | 32));
-  if (month === undefined) return -1;
+  const c0 = line.charCodeAt(o);
+  const c1 = line.charCodeAt(o + 1);
+  const c2 = line.charCodeAt(o + 2);
+  const month = MONTH_BY_BITS[((c0 & 31) << 10) | ((c1 & 31) << 5) | (c2 & 31)] - 1;
+  if (month < 0 || (((c0 | 32) << 16) | ((c1 | 32) << 8) | (c2 | 32)) !== MONTH_KEY[month]) return -1;
   const d0 = line.charCodeAt(o + 4);
   const d1 = line.charCodeAt(o + 5);
-  let day: number;
-  if ((d0 === 49 || d0 === 50) && digit(d1)) day = (d0 - 48) * 10 + d1 - 48;
-  else if ((d0 === 48 || d0 === 32) && d1 >= 49 && d1 <= 57) day = d1 - 48;
-  else if (d0 === 51 && (d1 === 48 || d1 === 49)) day = 30 + d1 - 48;
-  else return -1;
+  const day = (d0 | d1) < 128 ? DAY_BY_CHARS[d0 * 128 + d1] : 0;
+  if (day === 0) return -1;
   const h0 = line.charCodeAt(o + 7);
   const m0 = line.charCodeAt(o + 10);
   const s0 = line.charCodeAt(o + 13);

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statfsSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { ApiRegistry } from '../api/registry';
 import { buildApi } from '../api/server';
@@ -35,12 +35,22 @@ describe('createMetricsComponent', () => {
     const reopened = Store.open({ path });
     const rows = reopened.db.prepare('SELECT memory_total, cpu_count FROM system_metrics').raw().all();
     const ifaces = reopened.db.prepare("SELECT DISTINCT interface FROM network_metrics ORDER BY 1").pluck().all();
+    const mounts = reopened.db.prepare('SELECT DISTINCT mount FROM disk_metrics ORDER BY 1').pluck().all();
+    const root = reopened.db.prepare("SELECT disk_total, disk_used FROM disk_metrics WHERE mount = '/'").raw().all() as number[][];
+    const cores = reopened.db.prepare('SELECT DISTINCT cpu FROM cpu_metrics ORDER BY 1').pluck().all();
     reopened.close();
     expect(sampled).toBeGreaterThanOrEqual(3);
     // One row, or two when the test straddled the top of an hour.
     expect(rows.length === 1 || rows.length === 2).toBe(true);
     expect(rows).toEqual(rows.map(() => [memTotal(), readFileSync('/proc/stat', 'latin1').split('\n').filter((l) => /^cpu\d/.test(l)).length]));
     expect(ifaces).toEqual(expect.arrayContaining(['', 'lo']));
+    // Per mount and per core too, the same series as the ring holds.
+    expect(mounts).toEqual(c.ring.mountNames().sort());
+    const fs = statfsSync('/');
+    expect(root.length).toBe(mounts.includes('/') ? rows.length : 0);
+    expect(root.map(([total]) => total)).toEqual(root.map(() => fs.blocks * fs.bsize));
+    expect(root.every(([total, used]) => used > 0 && used <= total)).toBe(true);
+    expect(cores).toEqual(readFileSync('/proc/stat', 'latin1').split('\n').filter((l) => /^cpu\d/.test(l)).map((l) => Number(/^cpu(\d+)/.exec(l)![1])));
   });
 
   it('serves the kinds over a real socket, reports health, and collector duration and success on /metrics', async () => {
@@ -160,7 +170,14 @@ describe('createMetricsComponent', () => {
 
   it('gives the store the retention of its tables from the options', () => {
     const config = loadConfig({ argv: ['--metrics-retention-days', '3', '--daily-retention-days', '365'], env: {} }).config;
-    expect(metricsRetention(config)).toEqual({ system_metrics: 3 * 86_400, network_metrics: 3 * 86_400, hourly_aggregates: 90 * 86_400, daily_aggregates: 365 * 86_400 });
+    expect(metricsRetention(config)).toEqual({
+      system_metrics: 3 * 86_400,
+      network_metrics: 3 * 86_400,
+      disk_metrics: 3 * 86_400,
+      cpu_metrics: 3 * 86_400,
+      hourly_aggregates: 90 * 86_400,
+      daily_aggregates: 365 * 86_400,
+    });
   });
 });
 
@@ -174,12 +191,18 @@ describe('retention of the metrics tables', () => {
     const day = 86_400;
     const insS = store.db.prepare('INSERT INTO system_metrics (ts, cpu_percent, memory_total) VALUES (?, 1, 1)');
     const insH = store.db.prepare('INSERT INTO hourly_aggregates (hour_timestamp, computed_at) VALUES (?, 0)');
+    const insD = store.db.prepare("INSERT INTO disk_metrics (ts, mount, disk_used) VALUES (?, '/', 1)");
+    const insC = store.db.prepare('INSERT INTO cpu_metrics (ts, cpu, cpu_percent) VALUES (?, 0, 1)');
     store.db.transaction(() => {
-      for (const age of [8 * day, 6 * day]) insS.run(now - age);
+      for (const age of [8 * day, 6 * day]) {
+        insS.run(now - age);
+        insD.run(now - age);
+        insC.run(now - age);
+      }
       for (const age of [91 * day, 89 * day]) insH.run(now - age);
     })();
     const r = store.runRetention(now);
-    expect([r.deleted.system_metrics, r.deleted.hourly_aggregates]).toEqual([1, 1]);
+    expect([r.deleted.system_metrics, r.deleted.disk_metrics, r.deleted.cpu_metrics, r.deleted.hourly_aggregates]).toEqual([1, 1, 1, 1]);
     // About 3 MiB of 10 s rows over the last 6 days against a 1 MiB cap: the oldest go until it fits.
     const ins = store.db.prepare("INSERT INTO network_metrics (ts, interface, bytes_sent, bytes_recv) VALUES (?, 'eth0', ?, ?)");
     store.db.transaction(() => {

@@ -16,7 +16,7 @@ import { DiskCollector } from './disk';
 import { LoadCollector } from './load';
 import { MemoryCollector } from './memory';
 import { NetworkCollector } from './network';
-import { createMetricsWriters, MetricsPersister, type MetricsWriters } from './persist';
+import { createMetricsWriters, flushMetricsWriters, MetricsPersister, type MetricsWriters } from './persist';
 import { queryNetworkMetrics, querySystemMetrics, type MetricsQueryDeps } from './queries';
 import { DEFAULT_RING_CAPACITY, MetricsRing } from './ring';
 import { Rollups } from './rollup';
@@ -61,6 +61,8 @@ export function metricsRetention(config: Pick<ComponentDeps['config'], 'metricsR
   return {
     system_metrics: raw,
     network_metrics: raw,
+    disk_metrics: raw,
+    cpu_metrics: raw,
     hourly_aggregates: (config.hourlyRetentionDays ?? 90) * DAY_SEC,
     daily_aggregates: (config.dailyRetentionDays ?? 730) * DAY_SEC,
   };
@@ -97,9 +99,9 @@ export function createMetricsComponent(deps: ComponentDeps, opts: MetricsCompone
   ];
   const log = deps.logger.child({ component: 'metrics' });
   const collectors = new CollectorRegistry(available, cfg.collectors, log, deps.metrics);
-  const ring = new MetricsRing({ capacity: cfg.ringCapacity, maxInterfaces: limits.maxInterfaces, maxMounts: limits.maxMounts });
+  const ring = new MetricsRing({ capacity: cfg.ringCapacity, ...limits });
   const writers: MetricsWriters = createMetricsWriters(deps.store);
-  const persister = new MetricsPersister(writers, cfg.persistIntervalSec, limits.maxInterfaces);
+  const persister = new MetricsPersister(writers, cfg.persistIntervalSec, limits);
   const rollups = new Rollups(deps.store);
   const sample = new Sample(limits);
   let samples = 0;
@@ -113,10 +115,7 @@ export function createMetricsComponent(deps: ComponentDeps, opts: MetricsCompone
     rollups,
     resolutionSec: cfg.persistIntervalSec,
     pendingFromSec: () => persister.pendingFromSec,
-    flushWriters: () => {
-      writers.system.flush();
-      writers.network.flush();
-    },
+    flushWriters: () => flushMetricsWriters(writers),
     retention: { rawSec: cfg.rawRetentionSec, hourlySec: cfg.hourlyRetentionSec },
   };
 
@@ -173,7 +172,8 @@ export function createMetricsComponent(deps: ComponentDeps, opts: MetricsCompone
   const storedInterfaces = deps.store.db.prepare("SELECT DISTINCT interface FROM network_metrics WHERE interface != '' ORDER BY interface").pluck();
   // Network interfaces under their own name: `interfaces` is the flow component's capture interfaces.
   deps.api.registerValues('net_interfaces', () => [...new Set([...ring.interfaceNames(), ...(storedInterfaces.all() as string[])])].sort());
-  deps.api.registerValues('mounts', () => ring.mountNames().sort());
+  const storedMounts = deps.store.db.prepare('SELECT DISTINCT mount FROM disk_metrics ORDER BY mount').pluck();
+  deps.api.registerValues('mounts', () => [...new Set([...ring.mountNames(), ...(storedMounts.all() as string[])])].sort());
   deps.api.registerComponent('metrics', {
     health: () => {
       const failed = collectors.status().filter((s) => s.state === 'failed');
@@ -189,7 +189,7 @@ export function createMetricsComponent(deps: ComponentDeps, opts: MetricsCompone
         ring_bytes: ring.bytes,
         ring_overwritten: ring.overwritten,
         ring_out_of_order: ring.outOfOrder,
-        series_refused: ring.seriesRefused + sample.interfaces.overflow + sample.mounts.overflow,
+        series_refused: ring.seriesRefused + persister.seriesRefused + sample.interfaces.overflow + sample.mounts.overflow + sample.cores.overflow,
         windows_persisted: persister.windows,
         rows_dropped: persister.rowsDropped,
         hours_computed: rollups.counters.hoursComputed,

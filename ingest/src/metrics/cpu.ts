@@ -1,6 +1,9 @@
-/** cpu collector: overall busy percent from the deltas of /proc/stat's aggregate line, and the CPU count. */
+/**
+ * cpu collector: overall busy percent from the deltas of /proc/stat's aggregate line, each core's from the deltas
+ * of its cpuN line, and the CPU count.
+ */
 import { readProcText, type Collector, type HostPaths } from './collector';
-import { SYS, type Sample } from './sample';
+import { CORE_PERCENT, SYS, type Sample } from './sample';
 
 /** Jiffies of one `cpu` line of /proc/stat (proc(5)); guest time is already included in user and nice. */
 export interface CpuTimes {
@@ -18,6 +21,8 @@ export interface ProcStat {
   all: CpuTimes;
   /** Per online CPU, in the order of cpuN lines. */
   cpus: CpuTimes[];
+  /** The N of each cpuN line, beside `cpus`: an offline core has no line, so the numbers may have holes. */
+  ids: number[];
 }
 
 function parseCpuLine(line: string): CpuTimes {
@@ -35,13 +40,20 @@ function parseCpuLine(line: string): CpuTimes {
 export function parseProcStat(text: string): ProcStat {
   let all: CpuTimes | undefined;
   const cpus: CpuTimes[] = [];
+  const ids: number[] = [];
   for (const line of text.split('\n')) {
     if (!line.startsWith('cpu')) continue;
-    if (line.startsWith('cpu ')) all = parseCpuLine(line);
-    else if (/^cpu\d/.test(line)) cpus.push(parseCpuLine(line));
+    if (line.startsWith('cpu ')) {
+      all = parseCpuLine(line);
+      continue;
+    }
+    const id = /^cpu(\d+)\s/.exec(line);
+    if (!id) continue;
+    cpus.push(parseCpuLine(line));
+    ids.push(Number(id[1]));
   }
   if (!all) throw new Error('/proc/stat: no aggregate cpu line');
-  return { all, cpus };
+  return { all, cpus, ids };
 }
 
 /** Busy and total jiffies as psutil counts them: idle and iowait are not busy; steal is (the CPU was not ours). */
@@ -62,6 +74,9 @@ export function cpuPercent(before: CpuTimes, after: CpuTimes): number {
 export class CpuCollector implements Collector {
   readonly name = 'cpu';
   private prev: CpuTimes | undefined;
+  /** Each core's previous times by its number; a core that went offline is forgotten, so at most the host's cores. */
+  private readonly prevCores = new Map<number, CpuTimes>();
+  private readonly names: string[] = [];
 
   constructor(private readonly paths: HostPaths) {}
 
@@ -71,5 +86,21 @@ export class CpuCollector implements Collector {
     if (this.prev) sample.sys[SYS.cpu_percent] = cpuPercent(this.prev, stat.all);
     this.prev = stat.all;
     sample.sys[SYS.cpu_count] = stat.cpus.length;
+
+    const cores = sample.cores;
+    for (let i = 0; i < stat.cpus.length; i++) {
+      const id = stat.ids[i];
+      const before = this.prevCores.get(id);
+      this.prevCores.set(id, stat.cpus[i]);
+      // A core back online restarts from its new times: the delta against the old ones would span its offline time.
+      if (!before) continue;
+      const busy = cpuPercent(before, stat.cpus[i]);
+      if (Number.isNaN(busy)) continue;
+      const base = cores.add((this.names[id] ??= String(id)));
+      if (base >= 0) cores.values[base + CORE_PERCENT] = busy;
+    }
+    if (this.prevCores.size > stat.ids.length) {
+      for (const id of this.prevCores.keys()) if (!stat.ids.includes(id)) this.prevCores.delete(id);
+    }
   }
 }

@@ -86,7 +86,7 @@ describe('NetworkCollector', () => {
 
   it('refuses interfaces beyond its bound, counted, while the total still counts them', () => {
     const c = new NetworkCollector(host.paths, { maxInterfaces: 1 });
-    const s = new Sample({ maxInterfaces: 1, maxMounts: 1 });
+    const s = new Sample({ maxInterfaces: 1, maxMounts: 1, maxCpus: 1 });
     host.write('net/dev', netDev([['eth0', 100, 1, 100, 1], ['eth1', 50, 1, 50, 1]]));
     c.update(s);
     expect([s.interfaces.count, s.interfaces.names[0], s.interfaces.overflow, s.netTotal[NET.bytes_recv]]).toEqual([1, 'eth0', 1, 100]);

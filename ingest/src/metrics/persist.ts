@@ -1,6 +1,7 @@
 /**
  * From 1 s samples to SQLite rows: each `resolutionSec` window (aligned to multiples of it, 10 s by default)
- * becomes one system_metrics row and one network_metrics row per interface plus the host total (interface '').
+ * becomes one system_metrics row, one network_metrics row per interface plus the host total (interface ''), one
+ * disk_metrics row per mount and one cpu_metrics row per core.
  * Gauges are the mean of the window's samples; counters are the last value of the window, as the mean of a
  * counter means nothing and its last value keeps every byte accounted for. Byte and count means are rounded.
  *
@@ -9,7 +10,7 @@
 import type { BatchWriter, WriterHost } from '../store';
 import { BatchWriter as Writer } from '../store';
 import { NETWORK_METRICS, SYSTEM_METRICS } from '../protocol/kinds';
-import { COUNTER_METRICS, NET_FIELDS, SYS_FIELDS, type Sample } from './sample';
+import { CORE_FIELDS, COUNTER_METRICS, DISK_FIELDS, DISK_METRICS, NET_FIELDS, SYS_FIELDS, type LabelledValues, type Sample } from './sample';
 
 export type MetricsRow = Array<number | string | null>;
 
@@ -27,6 +28,10 @@ const SYS_COUNTER = Uint8Array.from(SYSTEM_METRICS, (m) => (COUNTER_METRICS.has(
 const NET_COUNTER = Uint8Array.from(NETWORK_METRICS, (m) => (COUNTER_METRICS.has(m) ? 1 : 0));
 const SYS_INT = Uint8Array.from(SYSTEM_METRICS, (m) => (INTEGER_COLUMNS.has(m) ? 1 : 0));
 const NET_INT = Uint8Array.from(NETWORK_METRICS, (m) => (INTEGER_COLUMNS.has(m) ? 1 : 0));
+const DISK_COUNTER = Uint8Array.from(DISK_METRICS, (m) => (COUNTER_METRICS.has(m) ? 1 : 0));
+const DISK_INT = Uint8Array.from(DISK_METRICS, (m) => (INTEGER_COLUMNS.has(m) ? 1 : 0));
+const CORE_COUNTER = new Uint8Array(CORE_FIELDS);
+const CORE_INT = new Uint8Array(CORE_FIELDS);
 
 /** Sums, counts and last values of one series over a window. */
 class WindowAccumulator {
@@ -78,10 +83,22 @@ class WindowAccumulator {
 
 export const SYSTEM_INSERT = `INSERT OR REPLACE INTO system_metrics (ts, ${SYSTEM_METRICS.join(', ')}) VALUES (${['?', ...SYSTEM_METRICS.map(() => '?')].join(', ')})`;
 export const NETWORK_INSERT = `INSERT OR REPLACE INTO network_metrics (ts, interface, ${NETWORK_METRICS.join(', ')}) VALUES (${['?', '?', ...NETWORK_METRICS.map(() => '?')].join(', ')})`;
+export const DISK_INSERT = `INSERT OR REPLACE INTO disk_metrics (ts, mount, ${DISK_METRICS.join(', ')}) VALUES (${['?', '?', ...DISK_METRICS.map(() => '?')].join(', ')})`;
+export const CPU_INSERT = 'INSERT OR REPLACE INTO cpu_metrics (ts, cpu, cpu_percent) VALUES (?, ?, ?)';
 
 export interface MetricsWriters {
   system: BatchWriter<MetricsRow>;
   network: BatchWriter<MetricsRow>;
+  disk: BatchWriter<MetricsRow>;
+  cpu: BatchWriter<MetricsRow>;
+}
+
+/** Every writer, for flushing them all. */
+export function flushMetricsWriters(w: MetricsWriters): void {
+  w.system.flush();
+  w.network.flush();
+  w.disk.flush();
+  w.cpu.flush();
 }
 
 export function createMetricsWriters(host: WriterHost): MetricsWriters {
@@ -89,14 +106,64 @@ export function createMetricsWriters(host: WriterHost): MetricsWriters {
   return {
     system: new Writer<MetricsRow>(host, { name: 'system_metrics', sql: SYSTEM_INSERT, toParams: (r) => r, batchSize: 50, maxQueue: 10_000 }),
     network: new Writer<MetricsRow>(host, { name: 'network_metrics', sql: NETWORK_INSERT, toParams: (r) => r, batchSize: 200, maxQueue: 50_000 }),
+    disk: new Writer<MetricsRow>(host, { name: 'disk_metrics', sql: DISK_INSERT, toParams: (r) => r, batchSize: 100, maxQueue: 20_000 }),
+    cpu: new Writer<MetricsRow>(host, { name: 'cpu_metrics', sql: CPU_INSERT, toParams: (r) => r, batchSize: 500, maxQueue: 100_000 }),
   };
+}
+
+/**
+ * The windows of one labelled family (interfaces, mounts, cores), at most `max` series: a series new while the
+ * family is full waits until one is gone (not seen for a whole window), its samples counted in `refused`.
+ */
+class FamilyWindows {
+  private readonly series = new Map<string, WindowAccumulator>();
+  refused = 0;
+
+  constructor(
+    private readonly fields: number,
+    private readonly max: number,
+    private readonly counter: Uint8Array,
+    private readonly integer: Uint8Array,
+    /** The row's label value from the series name (the cpu column is an integer). */
+    private readonly label: (name: string) => string | number = (name) => name,
+  ) {}
+
+  add(family: LabelledValues): void {
+    for (let i = 0; i < family.count; i++) {
+      const name = family.names[i];
+      let acc = this.series.get(name);
+      if (!acc) {
+        if (this.series.size >= this.max) {
+          this.refused++;
+          continue;
+        }
+        acc = new WindowAccumulator(this.fields);
+        this.series.set(name, acc);
+      }
+      acc.add(family.values, i * this.fields);
+    }
+  }
+
+  /** Pushes one row per series with samples; forgets the series without any (gone), which keeps the map bounded. */
+  flush(ts: number, push: (row: MetricsRow) => void): void {
+    for (const [name, acc] of this.series) {
+      if (acc.empty) {
+        this.series.delete(name);
+        continue;
+      }
+      push(acc.row([ts, this.label(name)], this.counter, this.integer));
+      acc.reset();
+    }
+  }
 }
 
 export class MetricsPersister {
   private windowStart = NaN;
   private readonly sys = new WindowAccumulator(SYS_FIELDS);
   private readonly total = new WindowAccumulator(NET_FIELDS);
-  private readonly ifs = new Map<string, WindowAccumulator>();
+  private readonly ifs: FamilyWindows;
+  private readonly mounts: FamilyWindows;
+  private readonly cores: FamilyWindows;
   /** Windows written, and rows the writers refused (queue full). */
   windows = 0;
   rowsDropped = 0;
@@ -104,9 +171,17 @@ export class MetricsPersister {
   constructor(
     private readonly writers: MetricsWriters,
     readonly resolutionSec: number,
-    private readonly maxInterfaces: number,
+    limits: { maxInterfaces: number; maxMounts: number; maxCpus: number },
   ) {
     if (!Number.isInteger(resolutionSec) || resolutionSec < 1) throw new Error(`persist resolution must be a whole number of seconds >= 1, got ${resolutionSec}`);
+    this.ifs = new FamilyWindows(NET_FIELDS, limits.maxInterfaces, NET_COUNTER, NET_INT);
+    this.mounts = new FamilyWindows(DISK_FIELDS, limits.maxMounts, DISK_COUNTER, DISK_INT);
+    this.cores = new FamilyWindows(CORE_FIELDS, limits.maxCpus, CORE_COUNTER, CORE_INT, Number);
+  }
+
+  /** Samples of series left out because their family was full. */
+  get seriesRefused(): number {
+    return this.ifs.refused + this.mounts.refused + this.cores.refused;
   }
 
   /** Start (Unix seconds) of the window being filled; samples from it on are not in SQLite yet. */
@@ -123,17 +198,9 @@ export class MetricsPersister {
     }
     this.sys.add(s.sys, 0);
     this.total.add(s.netTotal, 0);
-    const ifs = s.interfaces;
-    for (let i = 0; i < ifs.count; i++) {
-      const name = ifs.names[i];
-      let acc = this.ifs.get(name);
-      if (!acc) {
-        if (this.ifs.size >= this.maxInterfaces) continue;
-        acc = new WindowAccumulator(NET_FIELDS);
-        this.ifs.set(name, acc);
-      }
-      acc.add(ifs.values, i * NET_FIELDS);
-    }
+    this.ifs.add(s.interfaces);
+    this.mounts.add(s.mounts);
+    this.cores.add(s.cores);
   }
 
   /** Writes the window being filled (at a window change, and at stop so nothing buffered is lost). */
@@ -149,18 +216,12 @@ export class MetricsPersister {
       this.push(this.writers.network, this.total.row([ts, ''], NET_COUNTER, NET_INT));
       any = true;
     }
-    for (const [name, acc] of this.ifs) {
-      if (acc.empty) {
-        // Not seen for a whole window: the interface is gone; forgetting it keeps the map bounded.
-        this.ifs.delete(name);
-        continue;
-      }
-      this.push(this.writers.network, acc.row([ts, name], NET_COUNTER, NET_INT));
-    }
+    this.ifs.flush(ts, (row) => this.push(this.writers.network, row));
+    this.mounts.flush(ts, (row) => this.push(this.writers.disk, row));
+    this.cores.flush(ts, (row) => this.push(this.writers.cpu, row));
     if (any) this.windows++;
     this.sys.reset();
     this.total.reset();
-    for (const acc of this.ifs.values()) acc.reset();
     this.windowStart = NaN;
   }
 

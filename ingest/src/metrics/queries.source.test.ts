@@ -6,8 +6,8 @@ const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
 const DAY = 86_400_000;
 
 function ringFrom(oldestMs: number, capacity = 3600): MetricsRing {
-  const r = new MetricsRing({ capacity, maxInterfaces: 1, maxMounts: 1 });
-  const s = new Sample({ maxInterfaces: 1, maxMounts: 1 });
+  const r = new MetricsRing({ capacity, maxInterfaces: 1, maxMounts: 1, maxCpus: 1 });
+  const s = new Sample({ maxInterfaces: 1, maxMounts: 1, maxCpus: 1 });
   for (let t = oldestMs; t <= NOW && r.size < capacity; t += 1000) {
     s.clear(t);
     r.push(s);
@@ -28,7 +28,7 @@ describe('chooseSource', () => {
     ['the last 30 days', full, NOW - 30 * DAY, 'hourly'],
     ['the last 90 days', full, NOW - 90 * DAY, 'hourly'],
     ['the last year', full, NOW - 365 * DAY, 'daily'],
-    ['any range with an empty ring', new MetricsRing({ capacity: 10, maxInterfaces: 1, maxMounts: 1 }), NOW - 60_000, 'raw'],
+    ['any range with an empty ring', new MetricsRing({ capacity: 10, maxInterfaces: 1, maxMounts: 1, maxCpus: 1 }), NOW - 60_000, 'raw'],
   ])('%s', (_name, ring, fromMs, want) => {
     expect(chooseSource({ ring, retention }, fromMs, NOW)).toBe(want);
   });

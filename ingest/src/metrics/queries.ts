@@ -1,6 +1,7 @@
 /**
  * The `system_metrics` and `network_metrics` query kinds. One frame per metric and label set: a time field and
- * a number field named after the metric (labelled `interface` or `mount` when the query names them).
+ * a number field named after the metric (labelled `interface` or `mount` when the query names them), except
+ * `cpu_percent_core`: one `cpu_percent` field per core, labelled `cpu`.
  *
  * The source is chosen by where the range starts: the ring buffer when it holds the whole range (the last hour,
  * at 1 s), the raw SQLite rows within their retention (plus the ring's samples not persisted yet, so the graph
@@ -14,13 +15,16 @@
  * across a gap of more than MAX_COUNTER_GAP_SEC (the service was down) is not counted.
  */
 import type Database from 'better-sqlite3';
-import { NETWORK_METRICS, SYSTEM_METRICS } from '../protocol/kinds';
+import { CPU_CORE_METRICS, NETWORK_METRICS, SYSTEM_METRICS } from '../protocol/kinds';
 import { column, frame, type Frame } from '../protocol/frame';
 import type { NormalizedQuery } from '../protocol/normalize';
 import type { QueryContext } from '../api/registry';
 import type { MetricsRing } from './ring';
 import { MAX_COUNTER_GAP_SEC, type PeriodAggregate, type Rollups } from './rollup';
-import { CAP, CAPTURE_FIELDS, CAPTURE_METRICS, COUNTER_METRICS, DISK, DISK_METRICS, NET, NET_FIELDS, SYS, SYS_FIELDS, DISK_FIELDS, type CaptureMetric, type DiskMetric } from './sample';
+import {
+  CAP, CAPTURE_FIELDS, CAPTURE_METRICS, CORE_FIELDS, CORE_PERCENT, COUNTER_METRICS, DISK, DISK_FIELDS, DISK_METRICS, NET, NET_FIELDS, SYS, SYS_FIELDS,
+  type CaptureMetric, type DiskMetric,
+} from './sample';
 
 export const MAX_POINTS = 11_000;
 const DEFAULT_POINTS = 1000;
@@ -49,11 +53,14 @@ export interface MetricsQueryDeps {
   retention: MetricsRetention;
 }
 
-/** One series to serve: a metric of the system row, of a mount, of the host network total or of an interface. */
+/** One series to serve: a metric of the system row, of a mount, of a CPU core, of the host network total or of an interface. */
 interface SeriesSpec {
   metric: string;
-  family: 'sys' | 'mount' | 'net' | 'capture';
-  /** Mount point or interface name; '' for the system row and the network total. */
+  family: 'sys' | 'mount' | 'core' | 'net' | 'capture';
+  /**
+   * Mount point, core number or interface name; '' for the system row and the network total. A core spec is
+   * asked for with '*' (every core) and expanded once the source is known.
+   */
   name: string;
   labels?: Record<string, string>;
 }
@@ -68,6 +75,7 @@ interface Points {
 
 const UNITS: Record<string, string> = {
   cpu_percent: 'percent',
+  cpu_percent_core: 'percent',
   memory_percent: 'percent',
   disk_percent: 'percent',
   memory_total: 'bytes',
@@ -98,10 +106,10 @@ function unitOf(metric: string, agg: Aggregate): string {
 
 /** Which columns of the aggregates hold a metric, per aggregate; absent = not kept at that level. */
 const AGG_COLUMN: Record<string, Partial<Record<Aggregate, string>>> = {
-  cpu_percent: { avg: 'cpu_avg', max: 'cpu_max' },
-  memory_percent: { avg: 'memory_avg', max: 'memory_max' },
+  cpu_percent: { avg: 'cpu_avg', min: 'cpu_min', max: 'cpu_max' },
+  memory_percent: { avg: 'memory_avg', min: 'memory_min', max: 'memory_max' },
   disk_percent: { max: 'disk_percent_max' },
-  load_1: { avg: 'load_1_avg', max: 'load_1_max' },
+  load_1: { avg: 'load_1_avg', min: 'load_1_min', max: 'load_1_max' },
   bytes_sent: { avg: 'network_bytes_sent', sum: 'network_bytes_sent', min: 'network_bytes_sent', max: 'network_bytes_sent' },
   bytes_recv: { avg: 'network_bytes_recv', sum: 'network_bytes_recv', min: 'network_bytes_recv', max: 'network_bytes_recv' },
 };
@@ -146,6 +154,8 @@ export function querySystemMetrics(deps: MetricsQueryDeps, q: NormalizedQuery, c
   for (const m of metrics) {
     if ((CAPTURE_METRICS as readonly string[]).includes(m)) {
       specs.push({ metric: m, family: 'capture', name: '' });
+    } else if ((CPU_CORE_METRICS as readonly string[]).includes(m)) {
+      specs.push({ metric: m, family: 'core', name: '*' });
     } else if (q.mount.length > 0 && (DISK_METRICS as readonly string[]).includes(m)) {
       for (const mount of q.mount) specs.push({ metric: m, family: 'mount', name: mount, labels: { mount } });
     } else {
@@ -169,16 +179,24 @@ export function queryNetworkMetrics(deps: MetricsQueryDeps, q: NormalizedQuery, 
   return run(deps, q, ctx, specs);
 }
 
-function run(deps: MetricsQueryDeps, q: NormalizedQuery, ctx: QueryContext, specs: SeriesSpec[]): Frame[] {
+function run(deps: MetricsQueryDeps, q: NormalizedQuery, ctx: QueryContext, requested: SeriesSpec[]): Frame[] {
   const { fromMs, toMs, nowMs } = ctx;
   const source = chooseSource(deps, fromMs, nowMs);
   const res = resolutionMs(source, deps);
   const step = stepFor(q, fromMs, toMs, res);
   const notices: string[] = [];
+  let specs = requested;
+  // Per-core series are one per core found in the source, so they are read before the specs are final.
+  let cores: Map<string, Points> | undefined;
+  if (specs.some((s) => s.family === 'core')) {
+    if (source === 'ring') cores = ringCorePoints(deps.ring, fromMs, toMs);
+    else if (source === 'raw') cores = rawCorePoints(deps, fromMs, toMs);
+    specs = expandCores(specs, cores, notices);
+  }
   let points: Array<Points | undefined>;
   switch (source) {
     case 'ring':
-      points = specs.map((s) => ringPoints(deps.ring, s, fromMs - MAX_COUNTER_GAP_SEC * 1000, toMs));
+      points = specs.map((s) => (s.family === 'core' ? undefined : ringPoints(deps.ring, s, fromMs - MAX_COUNTER_GAP_SEC * 1000, toMs)));
       break;
     case 'raw':
       points = rawPoints(deps, specs, fromMs, toMs, notices);
@@ -186,6 +204,7 @@ function run(deps: MetricsQueryDeps, q: NormalizedQuery, ctx: QueryContext, spec
     default:
       points = aggregatePoints(deps, source, specs, fromMs, toMs, q.aggregate, notices);
   }
+  if (cores) points = points.map((p, i) => (specs[i].family === 'core' ? cores.get(specs[i].name) : p));
   const grid0 = Math.floor(fromMs / step) * step;
   const n = Math.max(0, Math.ceil((toMs - grid0) / step));
   const times = Array.from({ length: n }, (_, i) => grid0 + i * step);
@@ -204,7 +223,7 @@ function run(deps: MetricsQueryDeps, q: NormalizedQuery, ctx: QueryContext, spec
     }
     return frame(
       s.metric,
-      [column('time', 'time', times), column(s.metric, 'number', values, { ...(s.labels ? { labels: s.labels } : {}), config: { unit: unitOf(s.metric, q.aggregate) } })],
+      [column('time', 'time', times), column(s.family === 'core' ? 'cpu_percent' : s.metric, 'number', values, { ...(s.labels ? { labels: s.labels } : {}), config: { unit: unitOf(s.metric, q.aggregate) } })],
       meta,
     );
   });
@@ -230,6 +249,12 @@ function ringPoints(ring: MetricsRing, s: SeriesSpec, fromMs: number, toMs: numb
     arr = slot.values;
     fields = DISK_FIELDS;
     field = DISK[s.metric as DiskMetric];
+  } else if (s.family === 'core') {
+    const slot = ring.core(s.name);
+    if (!slot) return undefined;
+    arr = slot.values;
+    fields = CORE_FIELDS;
+    field = CORE_PERCENT;
   } else {
     const slot = s.name === '' ? undefined : ring.interface(s.name);
     if (s.name !== '' && !slot) return undefined;
@@ -250,39 +275,46 @@ function ringPoints(ring: MetricsRing, s: SeriesSpec, fromMs: number, toMs: numb
   return { t, v };
 }
 
+/** The raw table of each family: its name, the column naming the series, and the metric columns it has. */
+const RAW_TABLES = {
+  sys: { table: 'system_metrics', label: undefined, columns: SYSTEM_METRICS as readonly string[] },
+  net: { table: 'network_metrics', label: 'interface', columns: NETWORK_METRICS as readonly string[] },
+  mount: { table: 'disk_metrics', label: 'mount', columns: DISK_METRICS as readonly string[] },
+} as const;
+
 /** Raw rows, one SELECT per table and series name with every requested column, then the ring's unpersisted tail. */
 function rawPoints(deps: MetricsQueryDeps, specs: SeriesSpec[], fromMs: number, toMs: number, notices: string[]): Array<Points | undefined> {
   deps.flushWriters();
-  const out: Array<Points | undefined> = new Array(specs.length);
+  // Filled, not sparse: the per-core series are mapped in afterwards, and map() skips holes.
+  const out: Array<Points | undefined> = new Array<Points | undefined>(specs.length).fill(undefined);
   const groups = new Map<string, number[]>();
   specs.forEach((s, i) => {
+    // Per-core series are read for every core at once (rawCorePoints).
+    if (s.family === 'core') return;
     const key = `${s.family}\u0000${s.name}`;
     const g = groups.get(key);
     if (g) g.push(i);
     else groups.set(key, [i]);
   });
   const resSec = deps.resolutionSec;
-  const pending = deps.pendingFromSec();
-  const tailFromMs = Number.isNaN(pending) ? Infinity : pending * 1000;
+  const tailFromMs = unpersistedFromMs(deps);
   for (const idx of groups.values()) {
     const first = specs[idx[0]];
-    if (first.family === 'mount' || first.family === 'capture') {
-      // Per-mount series and the capture counters live in the ring buffer only; the system row has the host totals.
-      const kept = `kept for the last ${Math.round(deps.ring.capacity / 60)} minutes only (ring buffer)`;
-      notices.push(first.family === 'mount' ? `per-mount disk series are ${kept}; query without mount for the host totals` : `capture counters are ${kept}`);
+    if (first.family === 'capture') {
+      // The capture counters live in the ring buffer only.
+      notices.push(`capture counters are kept for the last ${Math.round(deps.ring.capacity / 60)} minutes only (ring buffer)`);
       for (const i of idx) out[i] = ringPoints(deps.ring, specs[i], fromMs - MAX_COUNTER_GAP_SEC * 1000, toMs);
       continue;
     }
+    const { table, label, columns } = RAW_TABLES[first.family as keyof typeof RAW_TABLES];
     const cols = idx.map((i) => specs[i].metric);
-    const known = first.family === 'sys' ? (SYSTEM_METRICS as readonly string[]) : (NETWORK_METRICS as readonly string[]);
     // Column names come from the protocol's metric lists (validated by normalizeQuery), never from the request text.
-    if (!cols.every((c) => known.includes(c))) throw new Error(`unknown metric column in ${cols.join(',')}`);
-    const table = first.family === 'sys' ? 'system_metrics' : 'network_metrics';
-    const where = first.family === 'sys' ? 'ts >= ? AND ts < ?' : 'interface = ? AND ts >= ? AND ts < ?';
+    if (!cols.every((c) => columns.includes(c))) throw new Error(`unknown metric column in ${cols.join(',')}`);
+    const where = label === undefined ? 'ts >= ? AND ts < ?' : `${label} = ? AND ts >= ? AND ts < ?`;
     const stmt = statement(deps.db, `SELECT ts, ${cols.join(', ')} FROM ${table} WHERE ${where} ORDER BY ts`, true);
     const lo = Math.floor(fromMs / 1000) - MAX_COUNTER_GAP_SEC;
-    const hi = Math.min(Math.ceil(toMs / 1000), Number.isFinite(tailFromMs) ? tailFromMs / 1000 : Infinity);
-    const rows = (first.family === 'sys' ? stmt.all(lo, hi) : stmt.all(first.name, lo, hi)) as unknown[][];
+    const hi = Math.min(Math.ceil(toMs / 1000), tailFromMs / 1000);
+    const rows = (label === undefined ? stmt.all(lo, hi) : stmt.all(first.name, lo, hi)) as unknown[][];
     idx.forEach((specIndex, c) => {
       const counter = COUNTER_METRICS.has(specs[specIndex].metric);
       const t: number[] = [];
@@ -294,7 +326,7 @@ function rawPoints(deps: MetricsQueryDeps, specs: SeriesSpec[], fromMs: number, 
         t.push(((r[0] as number) + (counter ? resSec - 1 : 0)) * 1000);
         v.push(x as number);
       }
-      if (Number.isFinite(tailFromMs) && tailFromMs < toMs) {
+      if (tailFromMs < toMs) {
         const tail = ringPoints(deps.ring, specs[specIndex], tailFromMs, toMs);
         if (tail) {
           t.push(...tail.t);
@@ -305,6 +337,67 @@ function rawPoints(deps: MetricsQueryDeps, specs: SeriesSpec[], fromMs: number, 
     });
   }
   return out;
+}
+
+/** Start (ms) of the samples not in SQLite yet; Infinity when every sample is. */
+function unpersistedFromMs(deps: MetricsQueryDeps): number {
+  const pending = deps.pendingFromSec();
+  return Number.isNaN(pending) ? Infinity : pending * 1000;
+}
+
+const byCoreNumber = (a: string, b: string) => Number(a) - Number(b);
+
+/** Every core's busy percent in the ring, by core number. */
+function ringCorePoints(ring: MetricsRing, fromMs: number, toMs: number): Map<string, Points> {
+  const out = new Map<string, Points>();
+  for (const name of ring.coreNames()) {
+    const p = ringPoints(ring, { metric: 'cpu_percent_core', family: 'core', name }, fromMs, toMs);
+    if (p) out.set(name, p);
+  }
+  return out;
+}
+
+/** Every core's rows of cpu_metrics in one range read (the primary key's order), then the ring's unpersisted tail. */
+function rawCorePoints(deps: MetricsQueryDeps, fromMs: number, toMs: number): Map<string, Points> {
+  deps.flushWriters();
+  const tailFromMs = unpersistedFromMs(deps);
+  const rows = statement(deps.db, 'SELECT ts, cpu, cpu_percent FROM cpu_metrics WHERE ts >= ? AND ts < ? ORDER BY ts', true).all(
+    Math.floor(fromMs / 1000),
+    Math.min(Math.ceil(toMs / 1000), tailFromMs / 1000),
+  ) as Array<[number, number, number | null]>;
+  const found = new Map<string, Points>();
+  const get = (name: string) => {
+    let p = found.get(name);
+    if (!p) found.set(name, (p = { t: [], v: [] }));
+    return p;
+  };
+  for (const [ts, cpu, v] of rows) {
+    if (v === null) continue;
+    const p = get(String(cpu));
+    p.t.push(ts * 1000);
+    p.v.push(v);
+  }
+  if (tailFromMs < toMs) {
+    for (const [name, tail] of ringCorePoints(deps.ring, tailFromMs, toMs)) {
+      const p = get(name);
+      p.t.push(...tail.t);
+      p.v.push(...tail.v);
+    }
+  }
+  return new Map([...found.keys()].sort(byCoreNumber).map((k) => [k, found.get(k)!]));
+}
+
+/** One spec per core found; without any (the cpu collector off, or an aggregate source), one unlabelled empty series. */
+function expandCores(specs: SeriesSpec[], cores: Map<string, Points> | undefined, notices: string[]): SeriesSpec[] {
+  return specs.flatMap((s) => {
+    if (s.family !== 'core') return [s];
+    if (!cores) return [{ ...s, name: '' }];
+    if (cores.size === 0) {
+      notices.push(`${s.metric}: no per-core samples in the range`);
+      return [{ ...s, name: '' }];
+    }
+    return [...cores.keys()].map((name) => ({ metric: s.metric, family: 'core' as const, name, labels: { cpu: name } }));
+  });
 }
 
 function aggregatePoints(
@@ -339,6 +432,10 @@ function aggregatePoints(
     if (a.samples > 0 || a.network_bytes_sent > 0 || a.network_bytes_recv > 0) rows.push({ ...a, t: p });
   }
   return specs.map((s) => {
+    if (s.family === 'core') {
+      notices.push(`${s.metric}: per-core CPU is not kept in the ${source} aggregates (cpu_percent has the host total)`);
+      return undefined;
+    }
     if (s.family === 'capture') {
       notices.push(`${s.metric}: capture counters are kept for the last ${Math.round(deps.ring.capacity / 60)} minutes only (ring buffer)`);
       return undefined;

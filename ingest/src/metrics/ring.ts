@@ -1,20 +1,21 @@
 /**
  * The last hour of samples at 1 s (capacity configurable), as fixed-size records in typed arrays: one timeline
  * of timestamps and, per record, the system fields, the host network fields and the capture fields at a fixed
- * offset; labelled series (interfaces, mounts) each get a slot of their own, aligned to the same timeline.
+ * offset; labelled series (interfaces, mounts, CPU cores) each get a slot of their own, aligned to the same timeline.
  * Nothing is an object per sample, so an hour costs the same memory on the first second as on the last.
  *
- * Bounds: the oldest record is overwritten when full (counted in `overwritten`); at most maxInterfaces and
- * maxMounts slots exist, a slot is given to a new name only once all the samples of its former name have aged
+ * Bounds: the oldest record is overwritten when full (counted in `overwritten`); at most maxInterfaces, maxMounts
+ * and maxCpus slots exist, a slot is given to a new name only once all the samples of its former name have aged
  * out, and series refused for want of a slot are counted in `seriesRefused`.
  */
-import { CAPTURE_FIELDS, DISK_FIELDS, NET_FIELDS, SYS_FIELDS, type LabelledValues, type Sample } from './sample';
+import { CAPTURE_FIELDS, CORE_FIELDS, DISK_FIELDS, NET_FIELDS, SYS_FIELDS, type LabelledValues, type Sample } from './sample';
 
 export interface RingOptions {
   /** Records kept (seconds at 1 s sampling). Default 3600. */
   capacity: number;
   maxInterfaces: number;
   maxMounts: number;
+  maxCpus: number;
 }
 
 export const DEFAULT_RING_CAPACITY = 3600;
@@ -93,6 +94,7 @@ export class MetricsRing {
   readonly capture: Float64Array;
   private readonly ifs: SlotFamily;
   private readonly mnts: SlotFamily;
+  private readonly cores: SlotFamily;
   private head = 0;
   private count = 0;
   /** Records overwritten by newer ones since start. */
@@ -109,6 +111,7 @@ export class MetricsRing {
     this.capture = new Float64Array(c * CAPTURE_FIELDS);
     this.ifs = new SlotFamily(NET_FIELDS, c, opts.maxInterfaces);
     this.mnts = new SlotFamily(DISK_FIELDS, c, opts.maxMounts);
+    this.cores = new SlotFamily(CORE_FIELDS, c, opts.maxCpus);
   }
 
   get size(): number {
@@ -116,12 +119,12 @@ export class MetricsRing {
   }
 
   get seriesRefused(): number {
-    return this.ifs.refused + this.mnts.refused;
+    return this.ifs.refused + this.mnts.refused + this.cores.refused;
   }
 
   /** Bytes held by the typed arrays (the record store's whole footprint). */
   get bytes(): number {
-    const slots = [...this.ifs.slots, ...this.mnts.slots].reduce((n, s) => n + s.values.byteLength, 0);
+    const slots = [...this.ifs.slots, ...this.mnts.slots, ...this.cores.slots].reduce((n, s) => n + s.values.byteLength, 0);
     return this.ts.byteLength + this.sys.byteLength + this.netTotal.byteLength + this.capture.byteLength + slots;
   }
 
@@ -141,6 +144,7 @@ export class MetricsRing {
     const oldest = this.oldestMs();
     this.ifs.write(idx, s.tsMs, oldest, s.interfaces);
     this.mnts.write(idx, s.tsMs, oldest, s.mounts);
+    this.cores.write(idx, s.tsMs, oldest, s.cores);
     return true;
   }
 
@@ -168,6 +172,15 @@ export class MetricsRing {
 
   mount(name: string): RingSlot | undefined {
     return this.mnts.get(name);
+  }
+
+  core(name: string): RingSlot | undefined {
+    return this.cores.get(name);
+  }
+
+  /** Core names with a record in the ring, in numeric order. */
+  coreNames(): string[] {
+    return this.cores.names(this.oldestMs()).sort((a, b) => Number(a) - Number(b));
   }
 
   interfaceNames(): string[] {

@@ -49,6 +49,7 @@ function fill(store: Store, from: number, to: number, seed = 1, nullFirstCpu = t
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const max = (xs: number[]) => Math.max(...xs);
+const min = (xs: number[]) => Math.min(...xs);
 
 function expected(sys: SysRow[], from: number, to: number) {
   const rows = sys.filter((s) => s.ts >= from && s.ts < to);
@@ -62,6 +63,9 @@ function expected(sys: SysRow[], from: number, to: number) {
     disk_percent_max: max(rows.map((s) => s.disk)),
     load_1_avg: mean(rows.map((s) => s.load)),
     load_1_max: max(rows.map((s) => s.load)),
+    cpu_min: min(cpu),
+    memory_min: min(rows.map((s) => s.mem)),
+    load_1_min: min(rows.map((s) => s.load)),
   };
 }
 
@@ -72,7 +76,7 @@ function close(got: Record<string, unknown>, want: Record<string, number>): void
 describe('Rollups', () => {
   const file = tempStorePath();
 
-  it('stores hours whose averages and maxima equal those of the rows they cover, and the bytes counted in them', () => {
+  it('stores hours whose averages, minima and maxima equal those of the rows they cover, and the bytes counted in them', () => {
     const store = Store.open({ path: file() });
     const { sys, net } = fill(store, DAY0, DAY0 + 3 * H);
     const rollups = new Rollups(store);

@@ -1,5 +1,5 @@
 /**
- * Hourly and daily aggregates: CPU, memory and load average and maximum, the highest disk use, network byte
+ * Hourly and daily aggregates: CPU, memory and load average, minimum and maximum, the highest disk use, network byte
  * totals, log event counts by type, and per day the distinct IPs and users seen in log events.
  *
  * A period is computed once it has closed (plus a grace for the last rows to reach SQLite) and, at start, for
@@ -30,6 +30,9 @@ export interface PeriodAggregate {
   disk_percent_max: number | null;
   load_1_avg: number | null;
   load_1_max: number | null;
+  cpu_min: number | null;
+  memory_min: number | null;
+  load_1_min: number | null;
   network_bytes_sent: number;
   network_bytes_recv: number;
   log_events_total: number;
@@ -43,7 +46,7 @@ export interface DailyAggregate extends PeriodAggregate {
 
 const AGG_COLUMNS = [
   'samples', 'cpu_avg', 'cpu_max', 'memory_avg', 'memory_max', 'disk_percent_max', 'load_1_avg', 'load_1_max',
-  'network_bytes_sent', 'network_bytes_recv', 'log_events_total', 'log_event_counts',
+  'network_bytes_sent', 'network_bytes_recv', 'log_events_total', 'log_event_counts', 'cpu_min', 'memory_min', 'load_1_min',
 ] as const;
 
 type Row = Array<number | string | null>;
@@ -87,7 +90,8 @@ export class Rollups {
     const p = (sql: string) => this.db.prepare(sql);
     this.stmts = {
       system: p(`SELECT count(*) AS samples, avg(cpu_percent) AS cpu_avg, max(cpu_percent) AS cpu_max, avg(memory_percent) AS memory_avg,
-        max(memory_percent) AS memory_max, max(disk_percent) AS disk_percent_max, avg(load_1) AS load_1_avg, max(load_1) AS load_1_max
+        max(memory_percent) AS memory_max, max(disk_percent) AS disk_percent_max, avg(load_1) AS load_1_avg, max(load_1) AS load_1_max,
+        min(cpu_percent) AS cpu_min, min(memory_percent) AS memory_min, min(load_1) AS load_1_min
         FROM system_metrics WHERE ts >= ? AND ts < ?`),
       network: p(`SELECT ts, bytes_sent, bytes_recv FROM network_metrics WHERE interface = '' AND ts >= ? AND ts < ? ORDER BY ts`),
       logCounts: p(`SELECT coalesce(action, 'other') AS type, count(*) AS n FROM log_events WHERE timestamp >= ? AND timestamp < ? GROUP BY type ORDER BY type`),
@@ -96,6 +100,7 @@ export class Rollups {
         max(cpu_max) AS cpu_max, sum(memory_avg * samples) / sum(CASE WHEN memory_avg IS NULL THEN 0 ELSE samples END) AS memory_avg,
         max(memory_max) AS memory_max, max(disk_percent_max) AS disk_percent_max,
         sum(load_1_avg * samples) / sum(CASE WHEN load_1_avg IS NULL THEN 0 ELSE samples END) AS load_1_avg, max(load_1_max) AS load_1_max,
+        min(cpu_min) AS cpu_min, min(memory_min) AS memory_min, min(load_1_min) AS load_1_min,
         coalesce(sum(network_bytes_sent), 0) AS network_bytes_sent, coalesce(sum(network_bytes_recv), 0) AS network_bytes_recv
         FROM hourly_aggregates WHERE hour_timestamp >= ? AND hour_timestamp < ?`),
       lastHour: p('SELECT max(hour_timestamp) FROM hourly_aggregates').pluck(),
@@ -210,6 +215,6 @@ export class Rollups {
 function aggValues(a: PeriodAggregate): Row {
   return [
     a.samples, a.cpu_avg, a.cpu_max, a.memory_avg, a.memory_max, a.disk_percent_max, a.load_1_avg, a.load_1_max,
-    a.network_bytes_sent, a.network_bytes_recv, a.log_events_total, JSON.stringify(a.log_event_counts),
+    a.network_bytes_sent, a.network_bytes_recv, a.log_events_total, JSON.stringify(a.log_event_counts), a.cpu_min, a.memory_min, a.load_1_min,
   ];
 }

@@ -23,6 +23,10 @@ export type DiskMetric = (typeof DISK_METRICS)[number];
 export const DISK_FIELDS = DISK_METRICS.length;
 export const DISK = Object.fromEntries(DISK_METRICS.map((m, i) => [m, i])) as Record<DiskMetric, number>;
 
+/** Per CPU core: its busy percent (the field of cpu_metrics; served as metric cpu_percent_core). */
+export const CORE_FIELDS = 1;
+export const CORE_PERCENT = 0;
+
 /** The flow component's counters (design 000's capture self-metrics); kept in the ring, not in SQLite. */
 export { CAPTURE_METRICS };
 export type CaptureMetric = (typeof CAPTURE_METRICS)[number];
@@ -54,9 +58,11 @@ export const COUNTER_METRICS: ReadonlySet<string> = new Set([
 export interface SampleLimits {
   maxInterfaces: number;
   maxMounts: number;
+  /** CPU cores with a series of their own (the host total counts every core whatever this is). */
+  maxCpus: number;
 }
 
-export const DEFAULT_SAMPLE_LIMITS: Readonly<SampleLimits> = { maxInterfaces: 64, maxMounts: 32 };
+export const DEFAULT_SAMPLE_LIMITS: Readonly<SampleLimits> = { maxInterfaces: 64, maxMounts: 32, maxCpus: 256 };
 
 /** A labelled family (interfaces, mounts): names and values side by side, reused round after round. */
 export class LabelledValues {
@@ -106,10 +112,13 @@ export class Sample {
   readonly capture = new Float64Array(CAPTURE_FIELDS);
   readonly interfaces: LabelledValues;
   readonly mounts: LabelledValues;
+  /** Named by the core's number ("0", "1", …). */
+  readonly cores: LabelledValues;
 
   constructor(limits: SampleLimits = DEFAULT_SAMPLE_LIMITS) {
     this.interfaces = new LabelledValues(NET_FIELDS, limits.maxInterfaces);
     this.mounts = new LabelledValues(DISK_FIELDS, limits.maxMounts);
+    this.cores = new LabelledValues(CORE_FIELDS, limits.maxCpus);
     this.clear(0);
   }
 
@@ -120,5 +129,6 @@ export class Sample {
     this.capture.fill(NaN);
     this.interfaces.clear();
     this.mounts.clear();
+    this.cores.clear();
   }
 }

@@ -75,6 +75,12 @@ export const SYSTEM_METRICS = [
   'load_15',
 ] as const;
 
+/**
+ * Busy percent of each CPU core: one series per core, labelled `cpu` ("0", "1", … as in /proc/stat's cpuN and
+ * node_exporter's `cpu` label), its number field named `cpu_percent`.
+ */
+export const CPU_CORE_METRICS = ['cpu_percent_core'] as const;
+
 /** The flow component's capture counters, sampled with the host metrics; served from the ring buffer (the last hour) only. */
 export const CAPTURE_METRICS = ['capture_packets', 'capture_bytes', 'flows_active', 'capture_dropped', 'capture_errors'] as const;
 
@@ -137,7 +143,7 @@ export const KIND_INFO: Record<QueryKind, KindInfo> = {
     description: 'Host CPU, memory, disk and load over time (and the capture counters of the last hour)',
     shape: 'series',
     params: ['metric', 'intervalMs', 'aggregate', 'mount'],
-    metrics: [...SYSTEM_METRICS, ...CAPTURE_METRICS],
+    metrics: [...SYSTEM_METRICS, ...CPU_CORE_METRICS, ...CAPTURE_METRICS],
   },
   network_metrics: {
     kind: 'network_metrics',

@@ -21,6 +21,7 @@ import type Database from 'better-sqlite3';
 import type { LogEvent } from '../logs/events';
 import { BatchWriter, type Store } from '../store';
 import { analyzeError, type ErrorAnalysis } from './error-rules';
+import { EVIDENCE_ACCEPTED, EVIDENCE_BAN, EVIDENCE_FAILURE, EVIDENCE_INVALID_USER, EVIDENCE_RESTORED_BAN, logEvidence } from './evidence';
 import { BoundedMap } from './lru';
 import { readProcess, readTcpSockets, socketInvolves, type ProcessSnapshot, type TcpSocket } from './proc';
 import { ReputationTable, createReputationWriter, type GeoLookup, type Reputation } from './reputation';
@@ -419,35 +420,21 @@ export class SecurityEngine {
   }
 
   /**
-   * Moves the address's reputation. Failures are what fail2ban's sshd filter counts, which the log parsers mark
-   * with `metadata.f2b_failure`, so the live counts equal `netwatch-ingest logs --summary` and fail2ban-regex
-   * (fail2ban's sshd filter ignores pam_unix lines: so does this count; they still make traces).
+   * Moves the address's reputation by the counters {@link logEvidence} gives the event: the classification the
+   * offline summary (`netwatch-ingest logs --summary`) uses too, so live counters equal the summary's. Failures are
+   * what fail2ban's sshd filter counts, which the log parsers mark with `metadata.f2b_failure`, so the live counts
+   * equal fail2ban-regex (fail2ban's sshd filter ignores pam_unix lines: so does this count; they still make traces).
    */
   private applyEvidence(e: LogEvent): { rep: Reputation; failure: boolean } {
     const ip = e.ip!;
     const t = e.timestamp;
     const r = this.reputation;
-    const failure = e.metadata?.f2b_failure === true;
-    let rep = failure ? r.record(ip, t, 'failure') : r.touch(ip, t);
-    switch (e.action) {
-      case 'invalid_user':
-        rep = r.record(ip, t, 'invalid_user');
-        break;
-      case 'f2b_ban':
-        rep = r.record(ip, t, 'ban');
-        break;
-      case 'f2b_restore_ban':
-        // fail2ban restores every ban at each restart: only a ban this table never heard of counts.
-        if (rep.bans === 0) rep = r.record(ip, t, 'ban');
-        break;
-      case 'accepted_password':
-      case 'accepted_publickey':
-        rep = r.record(ip, t, 'accepted');
-        break;
-      default:
-        break;
-    }
-    return { rep, failure };
+    const ev = logEvidence(e.action, e.metadata?.f2b_failure === true);
+    let rep = ev & EVIDENCE_FAILURE ? r.record(ip, t, 'failure') : r.touch(ip, t);
+    if (ev & EVIDENCE_INVALID_USER) rep = r.record(ip, t, 'invalid_user');
+    if (ev & EVIDENCE_BAN || (ev & EVIDENCE_RESTORED_BAN && rep.bans === 0)) rep = r.record(ip, t, 'ban');
+    if (ev & EVIDENCE_ACCEPTED) rep = r.record(ip, t, 'accepted');
+    return { rep, failure: (ev & EVIDENCE_FAILURE) !== 0 };
   }
 
   /** Brute force and user enumeration for the address of `e`; returns the patterns the event started or extended. */

@@ -13,6 +13,7 @@ export const TRACED_ACTIONS: ReadonlySet<LogAction> = new Set<LogAction>([
   'invalid_user',
   'accepted_password',
   'accepted_publickey',
+  'accepted_other',
   'preauth_disconnect',
   'max_auth_attempts',
   'pam_auth_failure',
@@ -103,6 +104,7 @@ const BASE_SEVERITY: Partial<Record<LogAction, number>> = {
   preauth_disconnect: 15,
   accepted_password: 10,
   accepted_publickey: 5,
+  accepted_other: 10,
   sudo_auth_failure: 45,
   sudo_command: 15,
   f2b_found: 25,
@@ -127,7 +129,7 @@ export function eventSeverity(e: LogEvent, ctx: TraceContext): number {
   if (FAILURE_ACTIONS.has(a)) {
     s += Math.min(30, 2 * ctx.priorFailures);
     if (e.user && PRIVILEGED_USERS.has(e.user)) s += 10;
-  } else if (a === 'accepted_password' || a === 'accepted_publickey') {
+  } else if (a === 'accepted_password' || a === 'accepted_publickey' || a === 'accepted_other') {
     if (ctx.priorFailures >= ctx.bruteForceFailures) s = 70;
     else if (ctx.priorFailures > 0) s += 15;
   } else if (a === 'f2b_ban') {
@@ -185,8 +187,9 @@ export function rootCause(e: LogEvent, links: readonly ChainLink[], ctx: TraceCo
     case 'preauth_disconnect':
       return `connection${from} closed before authentication${failures > 0 ? ` after ${failures} failures` : ''}`;
     case 'accepted_password':
-    case 'accepted_publickey': {
-      const how = a === 'accepted_password' ? 'password' : 'public key';
+    case 'accepted_publickey':
+    case 'accepted_other': {
+      const how = a === 'accepted_password' ? 'password' : a === 'accepted_publickey' ? 'public key' : (meta(e, 'method') ?? 'another method');
       if (ctx.priorFailures >= ctx.bruteForceFailures) return `login accepted for${who}${from} by ${how} after ${ctx.priorFailures} failures: the password may have been guessed`;
       if (ctx.priorFailures > 0) return `login accepted for${who}${from} by ${how} after ${ctx.priorFailures} failed attempts`;
       return `login accepted for${who}${from} by ${how}`;

@@ -39,8 +39,6 @@ const UNCHANGED_TABLES = [
   'network_traces',
   'error_traces',
   'ip_reputation',
-  'hourly_aggregates',
-  'daily_aggregates',
   'pings',
   'ping_metadata',
 ];
@@ -58,7 +56,7 @@ describe('schema migrations', () => {
     expect(MIGRATIONS.map((m) => m.to)).toEqual(Array.from({ length: SCHEMA_VERSION - 1 }, (_, i) => i + 2));
   });
 
-  it.each(['1', '1.0'])('migrate a version %s file to version 2, keeping every row', (version) => {
+  it.each(['1', '1.0'])('migrate a version %s file to the current version, keeping every row', (version) => {
     const file = tmp.file('v1.db');
     const v1 = createV1File(file, version);
     fillV1(v1);
@@ -68,9 +66,15 @@ describe('schema migrations', () => {
     const logger = recordingLogger();
     const store = Store.open({ path: file, hostname: 'new-host', logger });
     try {
-      expect(store.schemaVersion).toBe(2);
-      expect(metadata(store.db)).toEqual({ schema_version: '2', created: '1700000000', hostname: 'old-host' });
+      expect(store.schemaVersion).toBe(3);
+      expect(metadata(store.db)).toEqual({ schema_version: '3', created: '1700000000', hostname: 'old-host' });
       expect(dump(store.db, UNCHANGED_TABLES)).toEqual(before);
+      // The aggregates keep their rows and gain the minimum columns, NULL for periods the raw rows do not cover
+      // from their start (the one hour here began before the oldest system_metrics row).
+      expect(store.db.prepare('SELECT hour_timestamp, cpu_avg, cpu_min, memory_min, load_1_min FROM hourly_aggregates').all()).toEqual([
+        { hour_timestamp: 1699999200, cpu_avg: 10, cpu_min: null, memory_min: null, load_1_min: null },
+      ]);
+      expect(store.db.prepare('SELECT date, unique_ips, cpu_min FROM daily_aggregates').all()).toEqual([{ date: '2023-11-14', unique_ips: 1, cpu_min: null }]);
       // v1 rows were the all-interfaces totals.
       expect(store.db.prepare('SELECT ts, interface, bytes_sent, bytes_recv, errout, connections_established FROM network_metrics ORDER BY ts').all()).toEqual([
         { ts: 1700000000, interface: '', bytes_sent: 100, bytes_recv: 200, errout: 0, connections_established: 5 },
@@ -80,12 +84,52 @@ describe('schema migrations', () => {
       store.db.prepare("INSERT INTO network_metrics (ts, interface, bytes_sent) VALUES (1700000060, 'eth0', 7)").run();
       store.db.prepare("INSERT INTO trace_patterns (pattern_type, ip, first_seen, last_seen) VALUES ('brute_force', '203.0.113.9', 1, 2)").run();
       store.db.prepare("INSERT INTO ping_probes (ts, target, kind, status_code) VALUES (1700000000, 'https://example.net', 'http', 200)").run();
-      expect(store.stats().tables).toMatchObject({ network_metrics: 3, trace_patterns: 1, ping_probes: 1 });
+      store.db.prepare("INSERT INTO disk_metrics (ts, mount, disk_used) VALUES (1700000060, '/', 7)").run();
+      store.db.prepare('INSERT INTO cpu_metrics (ts, cpu, cpu_percent) VALUES (1700000060, 1, 7)').run();
+      expect(store.stats().tables).toMatchObject({ network_metrics: 3, trace_patterns: 1, ping_probes: 1, disk_metrics: 1, cpu_metrics: 1 });
       expect(logger.records.filter((r) => r.level === 'info').map((r) => r.msg)).toEqual(
         expect.arrayContaining(['migrating the database schema', 'migrated the database schema', 'converted the database to incremental auto-vacuum']),
       );
       expect(store.db.pragma('auto_vacuum', { simple: true })).toBe(2);
       expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('fill the new minimum columns of a version 2 file from the raw rows that cover the whole period', () => {
+    const file = tmp.file('v2-aggregates.db');
+    const db = createV1File(file);
+    MIGRATIONS.find((m) => m.to === 2)!.up(db);
+    db.prepare("UPDATE metadata SET value = '2' WHERE key = 'schema_version'").run();
+    // Raw rows from 2023-11-15T00:00Z for a day and a half; aggregates for the hour and day before (not covered),
+    // and for the first covered hour and day.
+    const day = 1700006400;
+    const ins = db.prepare('INSERT INTO system_metrics (ts, cpu_percent, memory_percent, load_1) VALUES (?, ?, ?, ?)');
+    const rows: Array<[number, number, number, number]> = [];
+    for (let ts = day; ts < day + 36 * 3600; ts += 600) rows.push([ts, 20 + ((ts / 600) % 37), 50 + ((ts / 600) % 11), ((ts / 600) % 7) / 10]);
+    db.transaction(() => rows.forEach((r) => ins.run(...r)))();
+    const hour = db.prepare('INSERT INTO hourly_aggregates (hour_timestamp, cpu_avg, computed_at) VALUES (?, 1, 0)');
+    for (const h of [day - 3600, day, day + 3600]) hour.run(h);
+    for (const d of ['2023-11-14', '2023-11-15']) db.prepare('INSERT INTO daily_aggregates (date, computed_at) VALUES (?, 0)').run(d);
+    db.close();
+
+    const store = Store.open({ path: file });
+    try {
+      const min = (from: number, to: number) => {
+        const r = rows.filter(([ts]) => ts >= from && ts < to);
+        return { cpu_min: Math.min(...r.map((x) => x[1])), memory_min: Math.min(...r.map((x) => x[2])), load_1_min: Math.min(...r.map((x) => x[3])) };
+      };
+      const none = { cpu_min: null, memory_min: null, load_1_min: null };
+      expect(store.db.prepare('SELECT hour_timestamp, cpu_min, memory_min, load_1_min FROM hourly_aggregates ORDER BY 1').all()).toEqual([
+        { hour_timestamp: day - 3600, ...none },
+        { hour_timestamp: day, ...min(day, day + 3600) },
+        { hour_timestamp: day + 3600, ...min(day + 3600, day + 7200) },
+      ]);
+      expect(store.db.prepare('SELECT date, cpu_min, memory_min, load_1_min FROM daily_aggregates ORDER BY 1').all()).toEqual([
+        { date: '2023-11-14', ...none },
+        { date: '2023-11-15', ...min(day, day + 86_400) },
+      ]);
     } finally {
       store.close();
     }
@@ -149,17 +193,17 @@ describe('schema migrations', () => {
   });
 
   it('refuse a file of a newer schema version, naming both versions, and leave it untouched', () => {
-    const file = tmp.file('v3.db');
+    const file = tmp.file('v4.db');
     Store.open({ path: file }).close();
     const raw = new Database(file);
-    raw.prepare("UPDATE metadata SET value = '3' WHERE key = 'schema_version'").run();
+    raw.prepare("UPDATE metadata SET value = '4' WHERE key = 'schema_version'").run();
     const schema = describeSchema(raw);
     raw.close();
 
     expect(() => Store.open({ path: file })).toThrow(
       new StoreError(
         'NETWATCH_ERR_STORE_SCHEMA_TOO_NEW',
-        `database ${file} has schema version 3, newer than version 2 supported by this netwatch-ingest: upgrade netwatch-ingest, or use another data directory`,
+        `database ${file} has schema version 4, newer than version 3 supported by this netwatch-ingest: upgrade netwatch-ingest, or use another data directory`,
       ),
     );
     try {
@@ -169,7 +213,7 @@ describe('schema migrations', () => {
     }
     const after = new Database(file, { readonly: true });
     try {
-      expect(metadata(after).schema_version).toBe('3');
+      expect(metadata(after).schema_version).toBe('4');
       expect(describeSchema(after)).toEqual(schema);
     } finally {
       after.close();
@@ -193,15 +237,15 @@ describe('schema migrations', () => {
     new Database(file).close();
     const store = Store.open({ path: file });
     try {
-      expect(store.schemaVersion).toBe(2);
-      expect(Object.keys(store.stats().tables)).toHaveLength(15);
+      expect(store.schemaVersion).toBe(3);
+      expect(Object.keys(store.stats().tables)).toHaveLength(17);
     } finally {
       store.close();
     }
   });
 
-  it('reopen a version 2 file without changing it', () => {
-    const file = tmp.file('v2.db');
+  it('reopen a current-version file without changing it', () => {
+    const file = tmp.file('v3.db');
     const first = Store.open({ path: file, hostname: 'a' });
     first.db.prepare("INSERT INTO pings (ts, target, latency_ms, success) VALUES (1, 'x', 1.0, 1)").run();
     const created = metadata(first.db).created;
@@ -209,7 +253,7 @@ describe('schema migrations', () => {
     const logger = recordingLogger();
     const again = Store.open({ path: file, hostname: 'b', logger });
     try {
-      expect(metadata(again.db)).toEqual({ schema_version: '2', created, hostname: 'a' });
+      expect(metadata(again.db)).toEqual({ schema_version: '3', created, hostname: 'a' });
       expect(again.stats().tables.pings).toBe(1);
       expect(logger.records).toEqual([]);
     } finally {

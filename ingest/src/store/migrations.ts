@@ -8,6 +8,8 @@
  *
  * Version 1 is the storage design's original subset (testdata/schema-v1.sql): network_metrics has one row per ts
  * for all interfaces together (no interface column), and there are no trace_patterns or ping_probes tables.
+ * Version 3 adds the labelled host series (disk_metrics per mount, cpu_metrics per core) and the minimum columns
+ * of the aggregates; ALTER TABLE appends those, so schema.sql lists them last too.
  * The version lives in the metadata table (key schema_version), not in PRAGMA user_version, because v1 files
  * already kept it there.
  */
@@ -16,7 +18,7 @@ import { errorMessage, StoreError } from './errors';
 import type { StoreLogger } from './logger';
 import schemaSql from './schema.sql';
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export interface Migration {
   /** The version the file has once this step ran. */
@@ -88,6 +90,53 @@ export const MIGRATIONS: readonly Migration[] = [
           PRIMARY KEY (ts, target)
         );
         CREATE INDEX idx_ping_probes_target_ts ON ping_probes(target, ts DESC);
+      `);
+    },
+  },
+  {
+    to: 3,
+    description: 'per-mount disk metrics, per-core CPU, minimum of CPU, memory and load in the aggregates',
+    up(db) {
+      db.exec(`
+        CREATE TABLE disk_metrics (
+          ts INTEGER NOT NULL,
+          mount TEXT NOT NULL,
+          disk_total INTEGER,
+          disk_used INTEGER,
+          disk_percent REAL,
+          disk_read_bytes INTEGER,
+          disk_write_bytes INTEGER,
+          PRIMARY KEY (ts, mount)
+        );
+        CREATE INDEX idx_disk_metrics_mount_ts ON disk_metrics(mount, ts);
+
+        CREATE TABLE cpu_metrics (
+          ts INTEGER NOT NULL,
+          cpu INTEGER NOT NULL,
+          cpu_percent REAL,
+          PRIMARY KEY (ts, cpu)
+        );
+
+        ALTER TABLE hourly_aggregates ADD COLUMN cpu_min REAL;
+        ALTER TABLE hourly_aggregates ADD COLUMN memory_min REAL;
+        ALTER TABLE hourly_aggregates ADD COLUMN load_1_min REAL;
+        ALTER TABLE daily_aggregates ADD COLUMN cpu_min REAL;
+        ALTER TABLE daily_aggregates ADD COLUMN memory_min REAL;
+        ALTER TABLE daily_aggregates ADD COLUMN load_1_min REAL;
+      `);
+      // The minimum of the periods whose raw rows are all still there (those after the oldest raw row); older
+      // periods keep NULL, which the queries read as "not kept".
+      db.exec(`
+        UPDATE hourly_aggregates SET
+          cpu_min = (SELECT min(cpu_percent) FROM system_metrics WHERE ts >= hour_timestamp AND ts < hour_timestamp + 3600),
+          memory_min = (SELECT min(memory_percent) FROM system_metrics WHERE ts >= hour_timestamp AND ts < hour_timestamp + 3600),
+          load_1_min = (SELECT min(load_1) FROM system_metrics WHERE ts >= hour_timestamp AND ts < hour_timestamp + 3600)
+        WHERE hour_timestamp >= (SELECT min(ts) FROM system_metrics);
+        UPDATE daily_aggregates SET
+          cpu_min = (SELECT min(cpu_percent) FROM system_metrics WHERE ts >= unixepoch(date) AND ts < unixepoch(date) + 86400),
+          memory_min = (SELECT min(memory_percent) FROM system_metrics WHERE ts >= unixepoch(date) AND ts < unixepoch(date) + 86400),
+          load_1_min = (SELECT min(load_1) FROM system_metrics WHERE ts >= unixepoch(date) AND ts < unixepoch(date) + 86400)
+        WHERE unixepoch(date) >= (SELECT min(ts) FROM system_metrics);
       `);
     },
   },

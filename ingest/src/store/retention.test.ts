@@ -24,6 +24,8 @@ const SIMPLE: Array<{ table: keyof typeof DEFAULT_RETENTION; column: string; ins
   { table: 'hourly_aggregates', column: 'hour_timestamp', insert: 'INSERT INTO hourly_aggregates (hour_timestamp, computed_at) VALUES (?, 0)' },
   { table: 'ip_reputation', column: 'last_seen', insert: "INSERT INTO ip_reputation (ip, first_seen, last_seen, updated_at) VALUES ('198.51.100.' || (SELECT count(*) FROM ip_reputation), 0, ?, 0)" },
   { table: 'trace_patterns', column: 'last_seen', insert: "INSERT INTO trace_patterns (pattern_type, first_seen, last_seen) VALUES ('port_scan', 0, ?)" },
+  { table: 'disk_metrics', column: 'ts', insert: "INSERT INTO disk_metrics (ts, mount, disk_used) VALUES (?, '/', 1)" },
+  { table: 'cpu_metrics', column: 'ts', insert: 'INSERT INTO cpu_metrics (ts, cpu, cpu_percent) VALUES (?, 0, 1)' },
 ];
 
 function insertTraceScenario(db: Database.Database): void {
@@ -62,6 +64,8 @@ describe('retention by age', () => {
         ...noneDeleted(),
         system_metrics: 1,
         network_metrics: 1,
+        disk_metrics: 1,
+        cpu_metrics: 1,
         pings: 1,
         ping_metadata: 1,
         ping_probes: 1,
@@ -143,6 +147,12 @@ describe('the size cap', () => {
       for (let i = 0; i < 40_000; i++) ping.run(NOW - 40_000 + i, `host-${i % 20}.example.net`, (i % 100) / 10);
       const metric = db.prepare('INSERT INTO system_metrics (ts, cpu_percent, memory_total, load_1) VALUES (?, ?, ?, ?)');
       for (let i = 0; i < 20_000; i++) metric.run(NOW - 20_000 + i, i % 100, 8e9, 0.5);
+      const disk = db.prepare("INSERT INTO disk_metrics (ts, mount, disk_total, disk_used, disk_percent) VALUES (?, '/', 1e11, 4e10, 40)");
+      const core = db.prepare('INSERT INTO cpu_metrics (ts, cpu, cpu_percent) VALUES (?, ?, ?)');
+      for (let i = 0; i < 20_000; i++) {
+        disk.run(NOW - 20_000 + i);
+        core.run(NOW - 20_000 + i, i % 2, i % 100);
+      }
       const hour = db.prepare('INSERT INTO hourly_aggregates (hour_timestamp, cpu_avg, computed_at) VALUES (?, 10, ?)');
       for (let h = 1; h <= 10; h++) hour.run(NOW - h * 3600, NOW);
     })();
@@ -170,6 +180,9 @@ describe('the size cap', () => {
       expect(metricsMin).toBe(Math.max(pingsMin, NOW - 20_000));
       expect(deleted.pings).toBe(pingsMin - (NOW - 40_000));
       expect(deleted.system_metrics).toBe(Math.max(0, pingsMin - (NOW - 20_000)));
+      // The per-mount and per-core series are raw time series too, trimmed at the same cutoff.
+      const labelled = ['disk_metrics', 'cpu_metrics'].map((t) => [t, ...(db.prepare(`SELECT min(ts), max(ts) FROM ${t}`).raw().get() as number[]), deleted[t]]);
+      expect(labelled).toEqual(['disk_metrics', 'cpu_metrics'].map((t) => [t, metricsMin, NOW - 1, Math.max(0, pingsMin - (NOW - 20_000))]));
       expect(count(db, 'pings')).toBeGreaterThan(0);
       // Aggregates are not raw time series: the cap leaves them.
       expect(count(db, 'hourly_aggregates')).toBe(10);

@@ -16,6 +16,10 @@ const DAY = 86_400;
 export interface RetentionConfig {
   system_metrics: number;
   network_metrics: number;
+  /** Per-mount disk space and I/O. */
+  disk_metrics: number;
+  /** Per-core CPU. */
+  cpu_metrics: number;
   log_events: number;
   /** Also ages the process, network and error traces of each event trace. */
   event_traces: number;
@@ -35,6 +39,8 @@ export type RetainedTable = keyof RetentionConfig;
 export const DEFAULT_RETENTION: Readonly<RetentionConfig> = {
   system_metrics: 7 * DAY,
   network_metrics: 7 * DAY,
+  disk_metrics: 7 * DAY,
+  cpu_metrics: 7 * DAY,
   log_events: 30 * DAY,
   event_traces: 30 * DAY,
   pings: 30 * DAY,
@@ -52,6 +58,8 @@ export const DEFAULT_MAX_SIZE_BYTES = 1024 ** 3;
 const AGE_COLUMN: Readonly<Record<RetainedTable, string>> = {
   system_metrics: 'ts',
   network_metrics: 'ts',
+  disk_metrics: 'ts',
+  cpu_metrics: 'ts',
   log_events: 'timestamp',
   event_traces: 'timestamp',
   pings: 'ts',
@@ -70,6 +78,8 @@ const AGE_ORDER: readonly RetainedTable[] = [
   'log_events',
   'system_metrics',
   'network_metrics',
+  'disk_metrics',
+  'cpu_metrics',
   'pings',
   'ping_metadata',
   'ping_probes',
@@ -80,7 +90,7 @@ const AGE_ORDER: readonly RetainedTable[] = [
 ];
 
 /** The raw time series the size cap takes rows from; aggregates and reputation are small and worth more. */
-const TIME_SERIES: readonly RetainedTable[] = ['event_traces', 'log_events', 'system_metrics', 'network_metrics', 'pings', 'ping_metadata', 'ping_probes'];
+const TIME_SERIES: readonly RetainedTable[] = ['event_traces', 'log_events', 'system_metrics', 'network_metrics', 'disk_metrics', 'cpu_metrics', 'pings', 'ping_metadata', 'ping_probes'];
 
 const TRACE_CHILDREN = ['process_traces', 'network_traces', 'error_traces'] as const;
 

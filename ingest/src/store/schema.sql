@@ -1,4 +1,4 @@
--- Netwatch store schema, version 2: what a fresh database gets in one transaction.
+-- Netwatch store schema, version 3: what a fresh database gets in one transaction.
 -- Older files reach the same shape through the steps in migrations.ts; migrations.test.ts proves the two agree,
 -- so a change here needs a new migration step (and SCHEMA_VERSION raised) in the same commit.
 --
@@ -48,6 +48,30 @@ CREATE TABLE IF NOT EXISTS network_metrics (
 );
 CREATE INDEX IF NOT EXISTS idx_network_metrics_interface_ts ON network_metrics(interface, ts);
 
+-- Disk space and I/O per mount point, at the resolution of system_metrics (which has the host totals).
+-- disk_read_bytes / disk_write_bytes are the counters of the mount's block device, NULL where it has none in
+-- /proc/diskstats. The metrics component writes at most 32 mounts per ts (DEFAULT_SAMPLE_LIMITS.maxMounts).
+CREATE TABLE IF NOT EXISTS disk_metrics (
+  ts INTEGER NOT NULL,
+  mount TEXT NOT NULL,
+  disk_total INTEGER,
+  disk_used INTEGER,
+  disk_percent REAL,
+  disk_read_bytes INTEGER,
+  disk_write_bytes INTEGER,
+  PRIMARY KEY (ts, mount)
+);
+CREATE INDEX IF NOT EXISTS idx_disk_metrics_mount_ts ON disk_metrics(mount, ts);
+
+-- Busy percent per CPU core (cpu is the N of /proc/stat's cpuN), at the resolution of system_metrics. Read a time
+-- range for every core at once, so the primary key is the only index needed.
+CREATE TABLE IF NOT EXISTS cpu_metrics (
+  ts INTEGER NOT NULL,
+  cpu INTEGER NOT NULL,
+  cpu_percent REAL,
+  PRIMARY KEY (ts, cpu)
+);
+
 -- Parsed log lines (auth, fail2ban, syslog, journald, ...).
 CREATE TABLE IF NOT EXISTS log_events (
   id INTEGER PRIMARY KEY,
@@ -82,7 +106,11 @@ CREATE TABLE IF NOT EXISTS hourly_aggregates (
   log_events_total INTEGER NOT NULL DEFAULT 0,
   -- {"<event type>": count}, e.g. {"auth_failure": 12, "ban": 1}
   log_event_counts TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(log_event_counts)),
-  computed_at INTEGER NOT NULL
+  computed_at INTEGER NOT NULL,
+  -- Added in version 3 (ALTER TABLE appends columns, so they come last here too).
+  cpu_min REAL,
+  memory_min REAL,
+  load_1_min REAL
 );
 
 -- date is the UTC day 'YYYY-MM-DD', so it sorts and compares as text.
@@ -103,7 +131,11 @@ CREATE TABLE IF NOT EXISTS daily_aggregates (
   log_event_counts TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(log_event_counts)),
   unique_ips INTEGER NOT NULL DEFAULT 0,
   unique_users INTEGER NOT NULL DEFAULT 0,
-  computed_at INTEGER NOT NULL
+  computed_at INTEGER NOT NULL,
+  -- Added in version 3, as in hourly_aggregates.
+  cpu_min REAL,
+  memory_min REAL,
+  load_1_min REAL
 );
 
 -- A security-relevant log event with what was learned around it. event_id is NULL for traces not born of a log line.

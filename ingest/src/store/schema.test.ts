@@ -6,7 +6,9 @@ import { tempDirs } from './test-db';
 const tmp = tempDirs();
 
 const TABLES = [
+  'cpu_metrics',
   'daily_aggregates',
+  'disk_metrics',
   'error_traces',
   'event_traces',
   'hourly_aggregates',
@@ -25,6 +27,7 @@ const TABLES = [
 
 // Named indexes and their columns; primary keys and UNIQUE constraints add automatic ones.
 const INDEXES: Record<string, string> = {
+  idx_disk_metrics_mount_ts: 'disk_metrics(mount, ts)',
   idx_error_traces_trace_id: 'error_traces(trace_id)',
   idx_error_traces_type: 'error_traces(error_type, error_category)',
   idx_event_traces_event_id: 'event_traces(event_id)',
@@ -81,11 +84,11 @@ describe('a fresh database', () => {
     expect(indexes(store.db)).toEqual(INDEXES);
   });
 
-  it('records schema version 2, the creation time and the hostname', () => {
+  it('records schema version 3, the creation time and the hostname', () => {
     const meta = Object.fromEntries((store.db.prepare('SELECT key, value FROM metadata').all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]));
-    expect(SCHEMA_VERSION).toBe(2);
-    expect(store.schemaVersion).toBe(2);
-    expect(meta).toEqual({ schema_version: '2', created: expect.stringMatching(/^\d{10}$/), hostname: 'probe-1' });
+    expect(SCHEMA_VERSION).toBe(3);
+    expect(store.schemaVersion).toBe(3);
+    expect(meta).toEqual({ schema_version: '3', created: expect.stringMatching(/^\d{10}$/), hostname: 'probe-1' });
     expect(Math.abs(Number(meta.created) - Date.now() / 1000)).toBeLessThan(60);
   });
 
@@ -127,6 +130,26 @@ describe('a fresh database', () => {
       'ts', 'interface', 'bytes_sent', 'bytes_recv', 'packets_sent', 'packets_recv', 'errin', 'errout', 'dropin', 'dropout',
       'connections_established', 'connections_listen', 'connections_time_wait',
     ]);
+    expect(columns(store.db, 'disk_metrics')).toEqual([
+      { name: 'ts', type: 'INTEGER', notnull: 1, pk: 1 },
+      { name: 'mount', type: 'TEXT', notnull: 1, pk: 2 },
+      { name: 'disk_total', type: 'INTEGER', notnull: 0, pk: 0 },
+      { name: 'disk_used', type: 'INTEGER', notnull: 0, pk: 0 },
+      { name: 'disk_percent', type: 'REAL', notnull: 0, pk: 0 },
+      { name: 'disk_read_bytes', type: 'INTEGER', notnull: 0, pk: 0 },
+      { name: 'disk_write_bytes', type: 'INTEGER', notnull: 0, pk: 0 },
+    ]);
+    expect(columns(store.db, 'cpu_metrics')).toEqual([
+      { name: 'ts', type: 'INTEGER', notnull: 1, pk: 1 },
+      { name: 'cpu', type: 'INTEGER', notnull: 1, pk: 2 },
+      { name: 'cpu_percent', type: 'REAL', notnull: 0, pk: 0 },
+    ]);
+    const aggregate = [
+      'samples', 'cpu_avg', 'cpu_max', 'memory_avg', 'memory_max', 'disk_percent_max', 'load_1_avg', 'load_1_max', 'network_bytes_sent',
+      'network_bytes_recv', 'log_events_total', 'log_event_counts',
+    ];
+    expect(names('hourly_aggregates')).toEqual(['id', 'hour_timestamp', ...aggregate, 'computed_at', 'cpu_min', 'memory_min', 'load_1_min']);
+    expect(names('daily_aggregates')).toEqual(['id', 'date', ...aggregate, 'unique_ips', 'unique_users', 'computed_at', 'cpu_min', 'memory_min', 'load_1_min']);
     expect(names('log_events')).toEqual(['id', 'timestamp', 'source', 'level', 'message', 'ip', 'user', 'service', 'action', 'metadata']);
     expect(names('ip_reputation')).toEqual([
       'ip', 'first_seen', 'last_seen', 'threat_score', 'failures', 'invalid_users', 'bans', 'scans', 'accepted', 'country', 'asn', 'metadata', 'updated_at',
@@ -179,6 +202,8 @@ describe('a fresh database', () => {
     ['system_metrics', 'SELECT * FROM system_metrics WHERE ts BETWEEN ? AND ?', /USING INTEGER PRIMARY KEY/],
     ['network_metrics', 'SELECT * FROM network_metrics WHERE ts BETWEEN ? AND ?', /USING INDEX sqlite_autoindex_network_metrics_1/],
     ['network_metrics by interface', "SELECT * FROM network_metrics WHERE interface = 'eth0' AND ts BETWEEN ? AND ?", /USING INDEX idx_network_metrics_interface_ts \(interface=\? AND ts>\? AND ts<\?\)/],
+    ['disk_metrics by mount', "SELECT * FROM disk_metrics WHERE mount = '/' AND ts >= ? AND ts < ?", /USING INDEX idx_disk_metrics_mount_ts \(mount=\? AND ts>\? AND ts<\?\)/],
+    ['cpu_metrics, every core', 'SELECT ts, cpu, cpu_percent FROM cpu_metrics WHERE ts >= ? AND ts < ?', /USING INDEX sqlite_autoindex_cpu_metrics_1 \(ts>\? AND ts<\?\)/],
     ['log_events', 'SELECT * FROM log_events WHERE timestamp BETWEEN ? AND ?', /USING INDEX idx_log_events_timestamp/],
     ['log_events by source', "SELECT * FROM log_events WHERE source = 'auth' AND timestamp BETWEEN ? AND ?", /USING INDEX idx_log_events_source_timestamp \(source=\? AND timestamp>\? AND timestamp<\?\)/],
     ['log_events by ip', "SELECT * FROM log_events WHERE ip = '203.0.113.9' AND timestamp BETWEEN ? AND ?", /USING INDEX idx_log_events_ip_timestamp \(ip=\? AND timestamp>\? AND timestamp<\?\)/],

@@ -61,12 +61,14 @@ describe('Store', () => {
 
       const s = store.stats();
       expect(s).toEqual({
-        schemaVersion: 2,
+        schemaVersion: 3,
         path: file,
         fileSizeBytes: statSync(file).size,
         walSizeBytes: statSync(`${file}-wal`).size,
         tables: {
+          cpu_metrics: 0,
           daily_aggregates: 0,
+          disk_metrics: 0,
           error_traces: 0,
           event_traces: 0,
           hourly_aggregates: 0,

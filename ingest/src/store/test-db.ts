@@ -58,6 +58,8 @@ function normalizeSql(sql: string | null): string | null {
     .replace(/"(\w+)"/g, '$1')
     .replace(/\( /g, '(')
     .replace(/ \)/g, ')')
+    // ALTER TABLE ADD COLUMN appends "\n, name type" to the stored text.
+    .replace(/ ,/g, ',')
     .trim();
 }
 

@@ -265,7 +265,9 @@ describe('QueryEditor value pickers (suggestions from the backend values resourc
 
   it('accepts a typed value or template variable beside the suggestions', async () => {
     const { user, onChange } = renderEditor(query('pings', { target: ['1.1.1.1'] }), undefined, datasource);
-    await openMenu(user, 'Target');
+    const menu = await openMenu(user, 'Target');
+    // Typed once the suggestions are in, so Enter meets the settled menu and its "create" entry.
+    await within(menu).findByText('https://example.org');
     await typeText(user, screen.getByLabelText('Target'), '${target:csv}', true);
     expect(onChange).toHaveBeenLastCalledWith(query('pings', { target: ['1.1.1.1', '${target:csv}'] }));
   });

@@ -123,7 +123,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, kinds = K
             inputId={id(param)}
             load={() => datasource.listValues(list)}
             value={listItems(q[param]).map(String)}
-            placeholder={placeholder}
+            placeholder={`all ${f.label.toLowerCase()}s`}
             width={f.width}
             invalid={!!errors[param]}
             onChange={(values) => set(param, values)}

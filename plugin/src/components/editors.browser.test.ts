@@ -37,9 +37,22 @@ interface Served {
   close(): Promise<void>;
 }
 
+/** What the page asked Grafana's API for: method, path and the plugin headers. */
+const apiRequests: Array<{ path: string; pluginId?: string; datasourceUid?: string }> = [];
+
+/** The backend's `values/<name>` resources as Grafana serves them (the backend proxies the ingest service's lists). */
+const VALUE_LISTS: Record<string, string[]> = { targets: ['1.1.1.1', '::1', 'https://example.org'] };
+
 function serve(bundleDir: string): Promise<Served> {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
+    const values = /^\/api\/datasources\/uid\/netwatch\/resources\/values\/([a-z_]+)$/.exec(url.pathname);
+    if (values) {
+      apiRequests.push({ path: url.pathname, pluginId: req.headers['x-plugin-id'] as string, datasourceUid: req.headers['x-datasource-uid'] as string });
+      const list = VALUE_LISTS[values[1]];
+      res.writeHead(list ? 200 : 501, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify(list ? { name: values[1], values: list } : { error: { code: 'NETWATCH_ERR_NOT_IMPLEMENTED', message: 'not provided' }, status: 501 }));
+    }
     const send = (status: number, type: string, body: Buffer | string) => {
       res.writeHead(status, { 'content-type': type });
       res.end(body);
@@ -148,6 +161,7 @@ describe('the editors in chromium', () => {
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
+  const missing = new Set<string>();
 
   beforeAll(async () => {
     bundleDir = mkdtempSync(path.join(os.tmpdir(), 'netwatch-harness-'));
@@ -168,6 +182,13 @@ describe('the editors in chromium', () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
     page = await browser.newPage({ viewport: { width: 1220, height: 900 }, deviceScaleFactor: 1, colorScheme: 'dark' });
     page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      // Missing files are collected from the responses instead, by path.
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) pageErrors.push(`console: ${m.text()}`);
+    });
+    page.on('response', (r) => {
+      if (r.status() >= 400) missing.add(new URL(r.url()).pathname);
+    });
     page.on('request', () => inFlight++);
     page.on('requestfinished', () => inFlight--);
     page.on('requestfailed', () => inFlight--);
@@ -251,6 +272,33 @@ describe('the editors in chromium', () => {
     await screenshot(page, '#query-editor', 'query-editor-top-talkers.png');
   });
 
+  it('suggests ping targets from the backend values resource', async () => {
+    await page.getByLabel('Kind', { exact: true }).click();
+    await page.getByRole('listbox').getByText('pings', { exact: true }).click();
+    const target = page.getByLabel('Target', { exact: true });
+    await target.click();
+    const menu = page.getByRole('listbox');
+    await menu.getByText('https://example.org', { exact: true }).waitFor();
+    expect(await menu.getByRole('option').allTextContents()).toEqual(VALUE_LISTS.targets);
+    expect(apiRequests).toEqual([{ path: '/api/datasources/uid/netwatch/resources/values/targets', pluginId: 'netwatch-ingest-datasource', datasourceUid: 'netwatch' }]);
+    await screenshot(page, '#query-editor', 'query-editor-targets.png', 120);
+    await menu.getByText('::1', { exact: true }).click();
+    await page.keyboard.press('Escape');
+    const state = await harnessState(page);
+    expect(state.query).toEqual({
+      refId: 'A',
+      kind: 'pings',
+      cidr: ['10.0.0.0/8', '2001:db8::/32', '$subnet'],
+      dstPort: ['${port:csv}', '8000-8100'],
+      orderBy: 'bytes',
+      limit: 100,
+      groupBy: 'ip',
+      metric: ['latency_ms'],
+      target: ['::1'],
+    });
+    expect(state.runs.at(-1)).toEqual(state.query);
+  });
+
   it('shows the stored token as configured and resets it for a new one', async () => {
     const token = page.getByLabel('API token', { exact: true });
     expect(await token.inputValue()).toBe('configured');
@@ -269,5 +317,12 @@ describe('the editors in chromium', () => {
       secureJsonData: { token: 's3cret-token' },
     });
     expect(pageErrors).toEqual([]);
+  });
+
+  it('loaded every file the page asked for, but what Grafana itself serves and no package here ships', () => {
+    // Grafana serves the Inter and Roboto fonts and the spinner icon from its own public/ folder; @grafana/ui
+    // references them without shipping them, so the page falls back to system fonts.
+    const notShipped = /^\/(favicon\.ico|public\/fonts\/.+\.woff2|public\/build\/img\/icons\/unicons\/spinner\.svg)$/;
+    expect([...missing].filter((p) => !notShipped.test(p))).toEqual([]);
   });
 });
