@@ -30,6 +30,8 @@ module.exports = {
   moduleFileExtensions: [...base.moduleFileExtensions, 'proto'],
   moduleNameMapper: {
     '^@netwatch/ingest/protocol$': path.join(__dirname, '../ingest/src/protocol/index.ts'),
+    // The Arrow encoding is its own subpath (package.json "exports"), so the browser bundle never reaches flatbuffers.
+    '^@netwatch/ingest/protocol/arrow$': path.join(__dirname, '../ingest/src/protocol/arrow.ts'),
     // Frontend tests (jsdom per file via the `@jest-environment jsdom` docblock): stylesheets and images are not code.
     '\\.(css|scss|sass)$': path.join(__dirname, 'src/testing/style-mock.js'),
     '\\.(svg|png|jpg|gif|woff2?)$': path.join(__dirname, 'src/testing/file-mock.js'),

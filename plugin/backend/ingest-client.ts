@@ -6,7 +6,8 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { ErrorResponse, HealthResponse, QueryRequest, QueryResponse, StatsResponse } from '@netwatch/ingest/protocol';
+import type { ErrorResponse, HealthResponse, QueryRequest, QueryResponse, QueryResult, StatsResponse } from '@netwatch/ingest/protocol';
+import { ARROW_FRAMES_MEDIA_TYPE, ArrowFramesError, decodeArrowFrames } from '@netwatch/ingest/protocol/arrow';
 import type { IngestSettings } from './settings';
 import type { PluginMetrics } from './metrics';
 import { scanQueryResponse } from './response-scanner';
@@ -38,6 +39,25 @@ export interface RawResponse {
 
 export type Route = 'query' | 'health' | 'stats' | 'values';
 
+/**
+ * How the plugin wants `/api/v1/query` answered: `arrow` asks for the Arrow frames envelope (frames passed
+ * through to Grafana as they come), with JSON as the fallback an older ingest service answers; `packed` and
+ * `json` ask for JSON, read into packed columns (for the Arrow encoder) or plain arrays.
+ */
+export type QueryAnswer = 'arrow' | 'packed' | 'json';
+
+/** Arrow first; q=0.5 on JSON so a service that knows the envelope prefers it, and one that does not answers JSON. */
+export const ARROW_ACCEPT = `${ARROW_FRAMES_MEDIA_TYPE}, application/json;q=0.5`;
+
+/** A refId's answer: protocol frames (JSON answer), or Arrow IPC files ready for DataResponse.frames, or an error. */
+export type IngestQueryResult = QueryResult & { arrowFiles?: Uint8Array[] };
+
+export interface IngestQueryResponse {
+  results: Record<string, IngestQueryResult>;
+  /** The representation the ingest service answered in. */
+  format: 'arrow' | 'json';
+}
+
 const USER_AGENT = 'netwatch-grafana-plugin';
 
 /** The scanner for frame columns, JSON.parse as the fallback for an answer it does not read (never expected). */
@@ -47,6 +67,11 @@ function parsePacked(body: Buffer): unknown {
   } catch {
     return JSON.parse(body.toString('utf8'));
   }
+}
+
+/** The media type of a Content-Type header, lower case, without parameters. */
+function mediaType(contentType: string): string {
+  return contentType.split(';')[0].trim().toLowerCase();
 }
 
 function describeTransportError(err: NodeJS.ErrnoException, origin: string, host: string, timeoutMs: number): IngestError {
@@ -98,7 +123,7 @@ export class IngestClient {
   /** One request; resolves with any HTTP status (callers decide), rejects with an IngestError on transport failure. */
   request(route: Route, method: 'GET' | 'POST', path: string, body?: string, timeoutMs = this.settings.timeoutMs, auth = true, extraHeaders?: Record<string, string>): Promise<RawResponse> {
     const started = process.hrtime.bigint();
-    const headers: Record<string, string> = { ...extraHeaders, accept: 'application/json', 'user-agent': USER_AGENT };
+    const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders, 'user-agent': USER_AGENT };
     if (auth && this.settings.token) headers.authorization = `Bearer ${this.settings.token}`;
     let payload: Buffer | undefined;
     if (body !== undefined) {
@@ -155,7 +180,10 @@ export class IngestClient {
     extraHeaders?: Record<string, string>,
     parse: (body: Buffer) => unknown = (b) => JSON.parse(b.toString('utf8')),
   ): Promise<T> {
-    const res = await this.request(route, method, path, body, timeoutMs, auth, extraHeaders);
+    return this.parseJson<T>(await this.request(route, method, path, body, timeoutMs, auth, extraHeaders), route, path, parse);
+  }
+
+  private parseJson<T>(res: RawResponse, route: Route, path: string, parse: (body: Buffer) => unknown = (b) => JSON.parse(b.toString('utf8'))): T {
     let parsed: unknown;
     const t0 = process.hrtime.bigint();
     try {
@@ -186,15 +214,38 @@ export class IngestClient {
   }
 
   /**
-   * `extraHeaders` carries `FromAlert` on, as the Go SDK's alert forwarder middleware does. With `packed`, frame
-   * columns come back as PackedColumns for the Arrow encoder (response-scanner.ts), else as JS arrays.
+   * `extraHeaders` carries `FromAlert` on, as the Go SDK's alert forwarder middleware does. `answer` says which
+   * representation to ask for (QueryAnswer); the Content-Type of the answer says which one came: an ingest
+   * service older than the Arrow frames envelope answers JSON whatever it is asked.
    */
-  async query(body: QueryRequest, extraHeaders?: Record<string, string>, packed = false): Promise<QueryResponse> {
-    const res = await this.json<QueryResponse>('query', 'POST', '/api/v1/query', JSON.stringify(body), undefined, true, extraHeaders, packed ? parsePacked : undefined);
-    if (!res || typeof res !== 'object' || typeof res.results !== 'object' || res.results === null) {
-      throw new IngestError('bad_response', `${this.origin}/api/v1/query answered without "results": is this a Netwatch ingest service?`, 502);
+  async query(body: QueryRequest, extraHeaders?: Record<string, string>, answer: QueryAnswer = 'json'): Promise<IngestQueryResponse> {
+    const path = '/api/v1/query';
+    const headers = answer === 'arrow' ? { ...extraHeaders, accept: ARROW_ACCEPT } : extraHeaders;
+    const res = await this.request('query', 'POST', path, JSON.stringify(body), undefined, true, headers);
+    if (res.status >= 200 && res.status <= 299 && mediaType(res.contentType) === ARROW_FRAMES_MEDIA_TYPE) return this.arrowFrames(res, path);
+    const parsed = this.parseJson<QueryResponse>(res, 'query', path, answer === 'json' ? undefined : parsePacked);
+    if (!parsed || typeof parsed !== 'object' || typeof parsed.results !== 'object' || parsed.results === null) {
+      throw new IngestError('bad_response', `${this.origin}${path} answered without "results": is this a Netwatch ingest service?`, 502);
     }
-    return res;
+    this.metrics?.ingestAnswers.inc({ format: 'json' });
+    return { results: parsed.results, format: 'json' };
+  }
+
+  /** The envelope read without trusting its lengths (decodeArrowFrames); the files stay views of the body. */
+  private arrowFrames(res: RawResponse, path: string): IngestQueryResponse {
+    const t0 = process.hrtime.bigint();
+    let decoded;
+    try {
+      decoded = decodeArrowFrames(res.body);
+    } catch (e) {
+      if (!(e instanceof ArrowFramesError)) throw e;
+      throw new IngestError('bad_response', `${this.origin}${path} answered a malformed ${ARROW_FRAMES_MEDIA_TYPE} body (${res.body.length} bytes): ${e.message}`, 502);
+    }
+    const results: Record<string, IngestQueryResult> = {};
+    for (const [refId, r] of decoded) results[refId] = 'frames' in r ? { arrowFiles: r.frames } : { error: r.error, status: r.status };
+    this.metrics?.stageDuration.observe({ stage: 'decode' }, Number(process.hrtime.bigint() - t0) / 1e9);
+    this.metrics?.ingestAnswers.inc({ format: 'arrow' });
+    return { results, format: 'arrow' };
   }
 
   /** `/api/v1/health` is public on the ingest service, so it proves reachability without the token. */

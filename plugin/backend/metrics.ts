@@ -142,6 +142,9 @@ export function createPluginMetrics(startedAtMs = Date.now()) {
     stageDuration: registry.register(
       new Histogram('netwatch_plugin_query_stage_duration_seconds', 'QueryData time by stage: decode (reading the ingest answer), encode (frames to Arrow or JSON)', ['stage'] as const, DURATION_BUCKETS),
     ),
+    ingestAnswers: registry.register(
+      new Counter('netwatch_plugin_ingest_query_answers_total', 'Query answers of the ingest service by representation: arrow (frames passed through) or json (an older ingest service, or the JSON frame format; re-encoded here)', ['format'] as const),
+    ),
     frames: registry.register(new Counter('netwatch_plugin_frames_total', 'Data frames returned to Grafana')),
     frameBytes: registry.register(new Counter('netwatch_plugin_frame_bytes_total', 'Bytes of encoded frames returned to Grafana')),
     clientsBuilt: registry.register(new Counter('netwatch_plugin_ingest_clients_built_total', 'Ingest clients built: first use of a data source, or its settings changed (lastUpdatedMS)')),

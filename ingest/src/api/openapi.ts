@@ -1,5 +1,6 @@
 /** The OpenAPI 3.1 document of the API, generated from the protocol's TypeBox schemas (which are JSON Schema). */
 import { ErrorCodes, KIND_INFO, NAMED_SCHEMAS, VALUE_LISTS } from '../protocol';
+import { ARROW_FRAMES_MEDIA_TYPE, ARROW_FRAMES_VERSION } from '../protocol/arrow-envelope';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
@@ -37,9 +38,30 @@ export function openApiDocument(version: string): Record<string, unknown> {
         post: {
           summary: 'Run up to 50 queries over one time range',
           security: auth,
+          description:
+            `JSON by default. A client that sends \`Accept: ${ARROW_FRAMES_MEDIA_TYPE}\` (with a q at least that of application/json) gets the same ` +
+            'results as a binary envelope instead: per refId its frames as Arrow IPC files (the bytes of Grafana\'s DataResponse.frames) or its coded error ' +
+            `(version ${ARROW_FRAMES_VERSION}: "NWAF", version byte, 3 zero bytes, uint32 LE header length, JSON header {"results":[{"refId","frames":[byte lengths]} | {"refId","error","status"}]}, ` +
+            'zero padding to 8, then the files in header order, each zero-padded to 8; docs/protocol.md). Errors of the whole request stay JSON.',
+          parameters: [
+            {
+              name: 'Accept',
+              in: 'header',
+              required: false,
+              description: `application/json (default) or ${ARROW_FRAMES_MEDIA_TYPE}`,
+              schema: { type: 'string', examples: [`${ARROW_FRAMES_MEDIA_TYPE}, application/json;q=0.5`] },
+            },
+          ],
           requestBody: { required: true, ...json(ref('QueryRequest')) },
           responses: {
-            200: { description: 'Frames or a coded error per refId', ...json(ref('QueryResponse')) },
+            200: {
+              description: 'Frames or a coded error per refId',
+              headers: { Vary: { description: 'Accept: the representation depends on it', schema: { type: 'string' } } },
+              content: {
+                'application/json': { schema: ref('QueryResponse') },
+                [ARROW_FRAMES_MEDIA_TYPE]: { schema: { type: 'string', contentMediaType: ARROW_FRAMES_MEDIA_TYPE, description: 'The Arrow frames envelope (binary)' } },
+              },
+            },
             400: errorResponse('Malformed request, bad time range, duplicate refId or more than 50 queries'),
             401: errorResponse('Missing or wrong bearer token'),
             413: errorResponse('Body over 1 MiB'),

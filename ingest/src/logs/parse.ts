@@ -365,29 +365,30 @@ export function primeTally(): void {
 }
 
 const PRIME_LINES = [
-  '1 sshd[1]: Connection from 10.0.0.1 port 22 on 10.0.0.9 port 22',
-  '1 sshd[1]: Invalid user bob from 10.0.0.1 port 22',
+  '1 sshd[1]: Connection from 203.0.113.1 port 22 on 203.0.113.9 port 22',
+  '1 sshd[1]: Invalid user bob from 203.0.113.1 port 22',
   '1 sshd[1]: pam_unix(sshd:auth): check pass; user unknown',
-  '1 sshd[1]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=10.0.0.1',
-  '1 sshd[1]: Failed password for invalid user bob from 10.0.0.1 port 22 ssh2',
-  '1 sshd[1]: Failed password for root from 10.0.0.1 port 22 ssh2',
-  '1 sshd[1]: error: maximum authentication attempts exceeded for root from 10.0.0.1 port 22 ssh2 [preauth]',
+  '1 sshd[1]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.1',
+  '1 sshd[1]: Failed password for invalid user bob from 203.0.113.1 port 22 ssh2',
+  '1 sshd[1]: Failed password for root from 203.0.113.1 port 22 ssh2',
+  '1 sshd[1]: error: maximum authentication attempts exceeded for root from 203.0.113.1 port 22 ssh2 [preauth]',
   '1 sshd[1]: Disconnecting: Too many authentication failures [preauth]',
-  '1 sshd[1]: Connection closed by 10.0.0.1 port 22 [preauth]',
+  '1 sshd[1]: Connection closed by 203.0.113.1 port 22 [preauth]',
   '2 sshd[2]: Disconnecting: Too many authentication failures for root [preauth]',
-  '3 sshd[3]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=10.0.0.3  user=root',
-  '3 sshd[3]: Failed password for root from 10.0.0.3 port 22 ssh2',
+  '3 sshd[3]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.3  user=root',
+  '3 sshd[3]: Failed password for root from 203.0.113.3 port 22 ssh2',
   '4 sshd[4]: Failed publickey for bob from 10.0.0.4 port 22 ssh2: RSA SHA256:x',
   '4 sshd[4]: Accepted publickey for bob from 10.0.0.4 port 22 ssh2: RSA SHA256:x',
-  '5 sshd[5]: Accepted password for root from 10.0.0.5 port 22 ssh2',
+  '5 sshd[5]: Accepted password for root from 203.0.113.5 port 22 ssh2',
   '5 sshd[5]: pam_unix(sshd:session): session opened for user root by (uid=0)',
-  '5 sshd[5]: Received disconnect from 10.0.0.5 port 22:11: disconnected by user',
-  '5 sshd[5]: Disconnected from 10.0.0.5 port 22',
+  '5 sshd[5]: Received disconnect from 203.0.113.5 port 22:11: disconnected by user',
+  '5 sshd[5]: Disconnected from 203.0.113.5 port 22',
   '6 sshd[6]: Connection reset by authenticating user root 10.0.0.6 port 22 [preauth]',
   '6 sshd[6]: User child is on pid 7',
   '6 sshd[6]: Server listening on 0.0.0.0 port 22.',
   '6 CRON[7]: pam_unix(cron:session): session closed for user root',
 ]
-  .map((l) => `Jan  1 00:00:0${l.slice(0, 1)} host${l.slice(1)}`)
+  // Two hosts and addresses on both sides of 128.0.0.0 (the sign of the address as a 32-bit integer).
+  .map((l, i) => `Jan  1 00:00:0${l.slice(0, 1)} host${i % 2}${l.slice(1)}`)
   .join('\n');
 const PRIME_SINGLE = PRIME_LINES.split('\n').slice(0, 20);

@@ -98,6 +98,16 @@ export const NETWORK_METRICS = [
   'connections_time_wait',
 ] as const;
 
+/** What the security engine detects (`trace_patterns.pattern_type`); docs/security.md gives the rules. */
+export const PATTERN_TYPES = ['ssh_brute_force', 'user_enumeration', 'port_scan', 'address_scan'] as const;
+export type PatternType = (typeof PATTERN_TYPES)[number];
+
+/**
+ * `threat_scores` metrics: the score (default), or the patterns detected per address and step, one series per
+ * address and pattern type (labels `ip`, `pattern`): one type by its name, or every type with `patterns`.
+ */
+export const THREAT_SCORE_METRICS = ['threat_score', ...PATTERN_TYPES, 'patterns'] as const;
+
 export const SEVERITIES = ['info', 'notice', 'warning', 'error', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
@@ -173,9 +183,10 @@ export const KIND_INFO: Record<QueryKind, KindInfo> = {
   },
   threat_scores: {
     kind: 'threat_scores',
-    description: 'Threat score over time, one series per IP (labelled ip) for alert rules',
+    description: 'Threat score, or detected patterns, over time: one series per IP (labelled ip) for alert rules',
     shape: 'series',
-    params: ['minScore', 'cidr', 'intervalMs', 'limit'],
+    params: ['metric', 'minScore', 'cidr', 'intervalMs', 'limit'],
+    metrics: THREAT_SCORE_METRICS,
   },
   annotations: {
     kind: 'annotations',

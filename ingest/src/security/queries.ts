@@ -1,10 +1,10 @@
 /**
- * The security query kinds over SQLite: `traces`, `threats`, `threat_scores` and `annotations`. Every statement is
+ * The security query kinds over SQLite: `traces`, `threats`, `threat_scores` (scores and detected patterns) and `annotations`. Every statement is
  * parameterized; addresses are filtered by CIDR in code (they are stored as text), before the limit applies.
  */
 import type Database from 'better-sqlite3';
 import type { QueryContext } from '../api/registry';
-import { KIND_INFO, cidrListMatchesV4, cidrListMatchesV6, column, frame, parseIp, type Cidr, type Frame, type NormalizedQuery } from '../protocol';
+import { KIND_INFO, PATTERN_TYPES, cidrListMatchesV4, cidrListMatchesV6, column, frame, parseIp, type Cidr, type Frame, type NormalizedQuery, type PatternType } from '../protocol';
 import { decayScore, roundScore } from './score';
 import { SEVERITY_FLOOR, severityLabel } from './traces';
 
@@ -15,6 +15,8 @@ const DEFAULT_ANNOTATION_LIMIT = 1000;
 /** Addresses considered by one threat_scores query at most (the most recently seen first). */
 const MAX_SERIES_CANDIDATES = 10_000;
 const MAX_SERIES_POINTS = 2000;
+/** Pattern episodes read by one threat_scores query at most (the most recent first). */
+const MAX_PATTERN_ROWS = 100_000;
 
 export function ipMatches(list: readonly Cidr[], ip: string | null): boolean {
   if (list.length === 0) return true;
@@ -191,14 +193,15 @@ export function seriesValues(changes: readonly Change[], times: readonly number[
   return out;
 }
 
-/**
- * `threat_scores`: one series per address, labelled `ip`, on a regular grid that ends exactly at the end of the
- * range, so the last point is the address's current score. The history comes from the score each trace of the
- * address recorded (trace_metadata.threat_score), plus the reputation row for addresses whose traces are older
- * than the range. Addresses whose highest point stays under `minScore` (default 0.1) are left out; the `limit`
- * highest remain.
- */
-export function queryThreatScores(db: Database.Database, q: NormalizedQuery, ctx: QueryContext, halfLifeSeconds: number): Frame[] {
+/** The time grid of `threat_scores`: regular steps of `stepSec` ending exactly at the end of the range. */
+export interface SeriesGrid {
+  /** Point times, Unix seconds (fractional when the range ends within a second), ascending. */
+  times: number[];
+  stepSec: number;
+}
+
+/** The grid of a range: `intervalMs` rounded up to whole seconds, else about `maxDataPoints` (300) points. */
+export function seriesGrid(q: NormalizedQuery, ctx: QueryContext): SeriesGrid {
   const fromS = ctx.fromMs / 1000;
   const toS = ctx.toMs / 1000;
   const span = Math.max(1, toS - fromS);
@@ -207,12 +210,40 @@ export function queryThreatScores(db: Database.Database, q: NormalizedQuery, ctx
   const n = Math.min(MAX_SERIES_POINTS, Math.floor(span / stepSec) + 1);
   const times: number[] = [];
   for (let k = n - 1; k >= 0; k--) times.push(toS - k * stepSec);
+  return { times, stepSec };
+}
+
+/**
+ * `threat_scores`: one series per address on the grid of {@link seriesGrid}, so the last point is the address's
+ * current state. `metric` (default `threat_score`) selects the score series, labelled `ip`, and the detected
+ * pattern series, labelled `ip` and `pattern` ({@link patternSeries}); both may be asked for in one query, and
+ * the `limit` applies to each.
+ */
+export function queryThreatScores(db: Database.Database, q: NormalizedQuery, ctx: QueryContext, halfLifeSeconds: number): Frame[] {
+  const metrics = q.metric.length > 0 ? q.metric : ['threat_score'];
+  const grid = seriesGrid(q, ctx);
+  const out: Frame[] = [];
+  if (metrics.includes('threat_score')) out.push(...scoreSeries(db, q, grid, halfLifeSeconds));
+  const types = metrics.includes('patterns') ? [...PATTERN_TYPES] : PATTERN_TYPES.filter((t) => metrics.includes(t));
+  if (types.length > 0) out.push(...patternSeries(db, q, grid, types));
+  return out;
+}
+
+/**
+ * The score series. The history comes from the score each trace of the address recorded
+ * (trace_metadata.threat_score), plus the reputation row for addresses whose traces are older than the range.
+ * Addresses whose highest point stays under `minScore` (default 0.1) are left out; the `limit` highest remain.
+ */
+function scoreSeries(db: Database.Database, q: NormalizedQuery, grid: SeriesGrid, halfLifeSeconds: number): Frame[] {
+  const { times, stepSec } = grid;
+  const toS = times[times.length - 1];
   const minScore = q.minScore ?? 0.1;
   // A score of 100 decays below minScore after this long: addresses last seen before that cannot reach it.
   const horizon = halfLifeSeconds * Math.log2(100 / Math.max(0.05, minScore));
+  const firstStart = Math.floor(times[0] - stepSec);
   const candidates = db
     .prepare('SELECT ip, threat_score, updated_at FROM ip_reputation WHERE last_seen >= ? AND first_seen <= ? ORDER BY last_seen DESC LIMIT ?')
-    .all(Math.floor(fromS - horizon - stepSec), Math.ceil(toS), MAX_SERIES_CANDIDATES) as Array<{ ip: string; threat_score: number; updated_at: number }>;
+    .all(Math.floor(firstStart - horizon), Math.ceil(toS), MAX_SERIES_CANDIDATES) as Array<{ ip: string; threat_score: number; updated_at: number }>;
   const before = db.prepare(
     "SELECT timestamp, json_extract(trace_metadata, '$.threat_score') AS s FROM event_traces WHERE ip = ? AND timestamp < ? AND json_extract(trace_metadata, '$.threat_score') IS NOT NULL ORDER BY timestamp DESC, id DESC LIMIT 1",
   );
@@ -220,7 +251,6 @@ export function queryThreatScores(db: Database.Database, q: NormalizedQuery, ctx
     "SELECT timestamp, json_extract(trace_metadata, '$.threat_score') AS s FROM event_traces WHERE ip = ? AND timestamp >= ? AND timestamp <= ? AND json_extract(trace_metadata, '$.threat_score') IS NOT NULL ORDER BY timestamp, id",
   );
   const series: Array<{ ip: string; values: number[]; max: number }> = [];
-  const firstStart = Math.floor(times[0] - stepSec);
   for (const c of candidates) {
     if (!ipMatches(q.cidr, c.ip)) continue;
     const changes: Change[] = [];
@@ -242,6 +272,82 @@ export function queryThreatScores(db: Database.Database, q: NormalizedQuery, ctx
       intervalMs: stepSec * 1000,
     }),
   );
+}
+
+/** A detected pattern's episode: Unix seconds of its first and last evidence. */
+type Episode = [first: number, last: number];
+
+/**
+ * The value of each point of a pattern series: how many episodes of the pattern were active in (t - step, t],
+ * i.e. began at or before t and had evidence after t - step. A point is 1 (or the number of hosts scanned, or of
+ * ports swept, at once) while the pattern goes on, and 0 once its last evidence is a whole step old, so an alert
+ * rule reducing with `max` over its range (or `last`) fires while an address is detected and resolves after it
+ * stops. Summing points over a range counts episode-steps, not episodes.
+ */
+export function patternValues(episodes: readonly Episode[], times: readonly number[], stepSec: number): number[] {
+  const n = times.length;
+  // Smallest k with times[k] >= x (n when none): the grid is regular, so divide, then step past rounding error.
+  const firstAtOrAfter = (x: number): number => {
+    let k = Math.min(n, Math.max(0, Math.ceil((x - times[0]) / stepSec)));
+    while (k > 0 && times[k - 1] >= x) k--;
+    while (k < n && times[k] < x) k++;
+    return k;
+  };
+  const diff = new Int32Array(n + 1);
+  for (const [first, last] of episodes) {
+    // Active at t when first <= t and t < last + step.
+    const from = firstAtOrAfter(first);
+    const to = firstAtOrAfter(last + stepSec);
+    if (from >= to) continue;
+    diff[from]++;
+    diff[to]--;
+  }
+  const out: number[] = [];
+  let v = 0;
+  for (let k = 0; k < n; k++) out.push((v += diff[k]));
+  return out;
+}
+
+/**
+ * The pattern series, from `trace_patterns`: one per address and pattern type with an episode overlapping the
+ * range ({@link patternValues}), the number field named after the type and labelled `ip` and `pattern`. The
+ * `limit` highest (then longest-lasting) remain; `minScore` does not apply. At most MAX_PATTERN_ROWS episodes
+ * are read, the most recent first; past that a notice says the series are incomplete.
+ */
+function patternSeries(db: Database.Database, q: NormalizedQuery, grid: SeriesGrid, types: readonly PatternType[]): Frame[] {
+  const { times, stepSec } = grid;
+  const toS = times[times.length - 1];
+  const rows = db
+    .prepare(
+      `SELECT pattern_type, ip, first_seen, last_seen FROM trace_patterns WHERE last_seen > ? AND first_seen <= ? AND ip IS NOT NULL AND pattern_type IN (${placeholders(types.length)}) ` +
+        'ORDER BY last_seen DESC, id DESC LIMIT ?',
+    )
+    .all(Math.floor(times[0] - stepSec), Math.ceil(toS), ...types, MAX_PATTERN_ROWS + 1) as Array<{ pattern_type: string; ip: string; first_seen: number; last_seen: number }>;
+  const truncated = rows.length > MAX_PATTERN_ROWS;
+  if (truncated) rows.length = MAX_PATTERN_ROWS;
+  const groups = new Map<string, { ip: string; pattern: string; episodes: Episode[] }>();
+  for (const r of rows) {
+    if (!ipMatches(q.cidr, r.ip)) continue;
+    const key = `${r.pattern_type} ${r.ip}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { ip: r.ip, pattern: r.pattern_type, episodes: [] }));
+    g.episodes.push([r.first_seen, r.last_seen]);
+  }
+  const series: Array<{ ip: string; pattern: string; values: number[]; max: number; total: number }> = [];
+  for (const g of groups.values()) {
+    const values = patternValues(g.episodes, times, stepSec);
+    const max = Math.max(...values);
+    if (max === 0) continue;
+    series.push({ ip: g.ip, pattern: g.pattern, values, max, total: values.reduce((a, b) => a + b, 0) });
+  }
+  series.sort((a, b) => b.max - a.max || b.total - a.total || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.pattern < b.pattern ? -1 : 1));
+  const timeMs = times.map((t) => Math.round(t * 1000));
+  const meta: Record<string, unknown> = { kindDescription: KIND_INFO.threat_scores.description, intervalMs: stepSec * 1000 };
+  if (truncated) meta.notices = [{ severity: 'warning', text: `more than ${MAX_PATTERN_ROWS} pattern episodes in the range: only the most recent are counted; narrow the range or the CIDR` }];
+  return series.slice(0, q.limit ?? DEFAULT_SERIES_LIMIT).map((s) => {
+    const name = `${s.ip} ${s.pattern}`;
+    return frame(name, [column('time', 'time', timeMs), column(s.pattern, 'number', s.values, { labels: { ip: s.ip, pattern: s.pattern }, config: { min: 0, decimals: 0, displayNameFromDS: name } })], meta);
+  });
 }
 
 interface Annotation {
