@@ -6,9 +6,9 @@
  * from the backend's `values/<list>` resource, as Grafana fetches them), CallResource for those values, and
  * alert queries marked `FromAlert` with their relative time ranges. Each must give at least one frame with
  * rows within 60 s of the service being ready; the alert rules' reduce and threshold are then applied to the
- * series as Grafana's expressions would, and the attack in the demo must fire the threat score rule (and the
- * loopback pings must not fire the loss rule). The service runs as nobody when the test runs as root: demo mode
- * needs no privilege. Needs `npm run build` (the CLI and plugin/dist).
+ * series as Grafana's expressions would, and the attack in the demo must fire the threat score and brute-force
+ * rules (and the loopback pings must not fire the loss rule). The service runs as nobody when the test runs as
+ * root: demo mode needs no privilege. Needs `npm run build` (the CLI and plugin/dist).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -330,7 +330,7 @@ describe('provisioned dashboards and alert rules against the demo, through the p
     expect(bad).toEqual([]);
   });
 
-  it('answers every alert rule query, marked as from alerting, with series whose labels carry the address or target; the demo attack fires the threat score rule', async () => {
+  it('answers every alert rule query, marked as from alerting, with series whose labels carry the address or target; the demo attack fires the threat score and brute-force rules', async () => {
     const rules = allRules().map(({ rule }) => rule);
     const results = new Map<string, { answers: Map<string, Answer>; firing: Array<Record<string, string>> }>();
     for (;;) {
@@ -367,8 +367,12 @@ describe('provisioned dashboards and alert rules against the demo, through the p
     const threat = results.get('netwatch-threat-score')!;
     for (const f of threat.answers.get('A')!.frames) for (const s of f.series) expect(Object.keys(s.labels)).toEqual(['ip']);
     expect(threat.firing).toContainEqual({ ip: '203.0.113.45' });
+    // The brute-force rule fires on the engine's detected pattern, per address: the demo's guesser, and not the
+    // administrator whose logins succeed.
     const brute = results.get('netwatch-ssh-brute-force')!;
-    expect(brute.firing).toContainEqual({ src_ip: '203.0.113.45' });
+    for (const f of brute.answers.get('A')!.frames) for (const s of f.series) expect(Object.keys(s.labels).sort()).toEqual(['ip', 'pattern']);
+    expect(brute.firing).toContainEqual({ ip: '203.0.113.45', pattern: 'ssh_brute_force' });
+    expect(brute.firing.map((l) => l.ip)).not.toContain('192.168.10.20');
     // Loopback answers every probe, and the demo feeds well-formed frames: these two must stay quiet.
     const loss = results.get('netwatch-ping-loss')!;
     expect(loss.answers.get('A')!.frames.flatMap((f) => f.series.map((s) => s.labels.target)).sort()).toEqual(['127.0.0.1', '::1']);

@@ -8,6 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -561,6 +562,82 @@ describe('QueryData', () => {
     // New settings (a rotated, wrong token) under a new lastUpdatedMS take effect at once.
     expect((await queryData(c, { ...ds, token: 'rotated-wrong', lastUpdatedMS: 200 }, q)).responses.A.status).toBe(401);
     expect(await built()).toBe(n0 + 1);
+  });
+});
+
+describe('QueryData with Arrow frames from the ingest service', () => {
+  const ARROW = 'application/vnd.netwatch.arrow-frames';
+  const model = (refId: string) => (ingest.flows ? { refId, kind: 'flows', orderBy: 'bytes', limit: 100 } : { refId, kind: 'stats', source: ['store'] });
+
+  /** The ingest service's own answer to a client asking for Arrow: each refId's Arrow files (hex), read from the envelope by hand. */
+  async function directArrow(refId: string): Promise<string[]> {
+    const res = await fetch(`${ingest.url}/api/v1/query`, { method: 'POST', headers: { 'content-type': 'application/json', accept: ARROW, authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ from: 0, to: toMs, queries: [model(refId)] }) });
+    expect([res.status, res.headers.get('content-type')]).toEqual([200, ARROW]);
+    const body = Buffer.from(await res.arrayBuffer());
+    expect(body.subarray(0, 5)).toEqual(Buffer.from('NWAF\x01', 'latin1'));
+    const headerLength = body.readUInt32LE(8);
+    const header = JSON.parse(body.subarray(12, 12 + headerLength).toString('utf8')) as { results: Array<{ refId: string; frames: number[] }> };
+    let at = (12 + headerLength + 7) & ~7;
+    return header.results[0].frames.map((n) => {
+      const f = body.subarray(at, at + n).toString('hex');
+      at += (n + 7) & ~7;
+      return f;
+    });
+  }
+
+  /** An ingest service that predates the envelope: the live one behind a proxy that drops Accept. */
+  async function olderIngest(): Promise<{ url: string; close: () => void }> {
+    const target = new URL(ingest.url);
+    const server = http.createServer((req, res) => {
+      const headers = { ...req.headers };
+      delete headers.accept;
+      const up = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, close: () => server.close() };
+  }
+
+  const answers = async (format: string) => Number(new RegExp(`^netwatch_plugin_ingest_query_answers_total\\{format="${format}"\\} (\\d+)$`, 'm').exec(await collectMetrics())?.[1] ?? 0);
+
+  it("passes the ingest service's Arrow files through to Grafana byte for byte", async () => {
+    const arrow0 = await answers('arrow');
+    let got: string[] = [];
+    let want: string[] = [];
+    // Live flows may change state between the two reads: a few rounds give one where nothing moved.
+    for (let round = 0; round < 5; round++) {
+      got = (await queryData(c, { url: ingest.url }, [dataQuery('A', model('A'), 0, toMs)])).responses.A.frames.map((b) => b.toString('hex'));
+      want = await directArrow('A');
+      if (JSON.stringify(got) === JSON.stringify(want)) break;
+    }
+    expect(got.length).toBeGreaterThan(0);
+    expect(got).toEqual(want);
+    expect(await answers('arrow')).toBeGreaterThan(arrow0);
+  });
+
+  it('falls back to its JSON path for an ingest service that answers JSON only, giving the same frames', async () => {
+    const older = await olderIngest();
+    try {
+      const json0 = await answers('json');
+      let viaOlder: string[] = [];
+      let viaArrow: string[] = [];
+      let rounds = 0;
+      for (; rounds < 5; ) {
+        rounds++;
+        viaOlder = (await queryData(c, { url: older.url, uid: 'older-ingest' }, [dataQuery('A', model('A'), 0, toMs)])).responses.A.frames.map((b) => b.toString('hex'));
+        viaArrow = (await queryData(c, { url: ingest.url }, [dataQuery('A', model('A'), 0, toMs)])).responses.A.frames.map((b) => b.toString('hex'));
+        if (JSON.stringify(viaOlder) === JSON.stringify(viaArrow)) break;
+      }
+      expect(viaOlder.length).toBeGreaterThan(0);
+      expect(viaOlder).toEqual(viaArrow);
+      // Every round through the older service was answered in JSON.
+      expect(await answers('json')).toBe(json0 + rounds);
+    } finally {
+      older.close();
+    }
   });
 });
 

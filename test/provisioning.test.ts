@@ -221,17 +221,20 @@ describe('provisioned alerting', () => {
   });
 
   it('fires per IP when a threat score stays above 80 for a minute', () => {
-    const { rule } = rules.find(({ rule }) => rule.data.some((q) => q.model.kind === 'threat_scores'))!;
+    const isScore = (q: { model: Record<string, unknown> }) => q.model.kind === 'threat_scores' && (q.model.metric === undefined || JSON.stringify(q.model.metric) === '["threat_score"]');
+    const scoreRules = rules.filter(({ rule }) => rule.data.some(isScore));
+    expect(scoreRules).toHaveLength(1);
+    const { rule } = scoreRules[0];
     expect(rule.for).toBe('1m');
     const cond = rule.data.find((q) => q.refId === rule.condition)!;
     expect(cond.model).toMatchObject({ type: 'threshold', conditions: [{ evaluator: { type: 'gt', params: [80] } }] });
     // The query must not pre-filter by score: an address falling below 80 must be seen to resolve its alert.
-    expect(rule.data.find((q) => q.model.kind === 'threat_scores')!.model.minScore).toBeUndefined();
+    expect(rule.data.find(isScore)!.model.minScore).toBeUndefined();
     expect(rule.annotations?.summary).toContain('$labels.ip');
   });
 
   it.each([
-    ['brute-force patterns (new SSH connections per source)', (k: unknown, m: Record<string, unknown>) => k === 'flow_series' && JSON.stringify(m.dstPort) === '[22]' && m.groupBy === 'src_ip'],
+    ['the SSH brute-force patterns the security engine detects, per address', (k: unknown, m: Record<string, unknown>) => k === 'threat_scores' && JSON.stringify(m.metric) === '["ssh_brute_force"]'],
     ['ping loss above 20 %', (k: unknown, m: Record<string, unknown>) => k === 'pings' && JSON.stringify(m.metric).includes('packet_loss')],
     ['capture drops', (k: unknown, m: Record<string, unknown>) => k === 'system_metrics' && JSON.stringify(m.metric).includes('capture_dropped')],
   ])('has a rule on %s', (_what, match) => {

@@ -118,6 +118,9 @@ describe('QueryData against the ingest API', () => {
     await s.close();
   });
 
+  /** Frames the plugin encoded itself (the stage histogram's count): none when it passes Arrow through. */
+  const encodes = () => Number(/ (\d+)$/.exec(metrics.stageDuration.render().find((l) => l.startsWith('netwatch_plugin_query_stage_duration_seconds_count{stage="encode"}')) ?? ' 0')![1]);
+
   /** What the ingest service itself answers to a client asking for Arrow frames. */
   async function direct(): Promise<ReturnType<typeof decodeArrowFrames>> {
     const res = await fetch(`${s.ingest}/api/v1/query`, {
@@ -129,8 +132,9 @@ describe('QueryData against the ingest API', () => {
   }
 
   it("asks for Arrow frames and passes the ingest service's files through unchanged, per-refId errors included", async () => {
-    const before = { arrow: metrics.ingestAnswers.get({ format: 'arrow' }), accepts: s.accepts.length };
+    const before = { arrow: metrics.ingestAnswers.get({ format: 'arrow' }), accepts: s.accepts.length, encodes: encodes() };
     const got = await queryData(request(s.ingest, QUERIES), deps);
+    expect(encodes()).toBe(before.encodes);
     expect(s.accepts.slice(before.accepts)).toEqual([`${ARROW_FRAMES_MEDIA_TYPE}, application/json;q=0.5`]);
     expect(metrics.ingestAnswers.get({ format: 'arrow' })).toBe(before.arrow + 1);
     const want = await direct();
@@ -145,8 +149,10 @@ describe('QueryData against the ingest API', () => {
   it('falls back to reading JSON from an ingest service that does not answer Arrow, with the same frame bytes and errors', async () => {
     const before = metrics.ingestAnswers.get({ format: 'json' });
     const viaArrow = await queryData(request(s.ingest, QUERIES), deps);
+    const encoded = encodes();
     const viaJson = await queryData(request(s.older, QUERIES), deps);
     expect(metrics.ingestAnswers.get({ format: 'json' })).toBe(before + 1);
+    expect(encodes()).toBe(encoded + 1);
     expect(hex(viaJson.responses.A.frames)).toEqual(hex(viaArrow.responses.A.frames));
     for (const r of ['L', 'T']) expect(viaJson.responses[r]).toEqual(viaArrow.responses[r]);
     // ... and the ingest's JSON frame encoded by the protocol's encoder gives the very same bytes.

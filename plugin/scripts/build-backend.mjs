@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Builds the plugin backend: one bundled file dist/gpx_netwatch.js (grpc-js, proto-loader, protobufjs,
-// apache-arrow and the .proto texts inside it; no node_modules in dist) and the launchers Grafana executes,
-// dist/gpx_netwatch_linux_amd64 and dist/gpx_netwatch_linux_arm64 (plugin.json "executable": "gpx_netwatch").
+// Builds the plugin backend: one bundled file dist/gpx_netwatch.js (grpc-js, proto-loader, protobufjs, the
+// query protocol with its Arrow writer and flatbuffers, and the .proto texts inside it; no node_modules in
+// dist) and the launchers Grafana executes, dist/gpx_netwatch_linux_amd64 and dist/gpx_netwatch_linux_arm64
+// (plugin.json "executable": "gpx_netwatch").
 import { build } from 'esbuild';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

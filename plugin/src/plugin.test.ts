@@ -173,6 +173,12 @@ describe('the built frontend (scripts/build-frontend.mjs)', () => {
     }
   });
 
+  it("leaves the protocol's Arrow encoding and flatbuffers out of the browser bundle (they are the backend's)", () => {
+    const sources = (JSON.parse(readFileSync(path.join(out, 'module.js.map'), 'utf8')) as { sources: string[] }).sources;
+    expect(sources.some((s) => s.includes('ingest/src/protocol/'))).toBe(true);
+    expect(sources.filter((s) => /flatbuffers|protocol\/arrow/.test(s))).toEqual([]);
+  });
+
   it('is an anonymous AMD module of Grafana-shared dependencies exporting the data source plugin', () => {
     const code = readFileSync(path.join(out, 'module.js'), 'utf8');
     expect(existsSync(path.join(out, 'module.js.map'))).toBe(true);

@@ -4,7 +4,7 @@
  * and metrics.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyError, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Registry, Counter, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
@@ -66,7 +66,8 @@ export function buildApi(opts: ApiOptions) {
   const metrics = opts.metrics ?? new Registry();
   const app = Fastify({
     loggerInstance: logger,
-    disableRequestLogging: true,
+    // Requests are logged once, by the onResponse hook below, with the route template instead of the raw URL.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
     // A query can carry many CIDR and port values; the limit is on bytes, not on the number of keys.
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },

@@ -194,7 +194,7 @@ export async function logsCommand(argv: string[]): Promise<number> {
   }
   const out = new Output();
   const summary = args.summary ? new LogSummary() : null;
-  if (summary && !process.env.NO_PRIME) primeTally();
+  if (summary) primeTally();
   const onEvent = summary
     ? (e: LogEvent) => summary.add(e)
     : args.format === 'json'

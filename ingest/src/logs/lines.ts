@@ -19,6 +19,18 @@ export interface LineSink {
   overlong(): void;
 }
 
+/** The length of the longest "\n"-separated line of `text`. */
+function longestLine(text: string): number {
+  let longest = 0;
+  for (let i = 0; ; ) {
+    const j = text.indexOf('\n', i);
+    const e = j < 0 ? text.length : j;
+    if (e - i > longest) longest = e - i;
+    if (j < 0) return longest;
+    i = j + 1;
+  }
+}
+
 export class LineSplitter {
   private held: Buffer[] = [];
   private heldLength = 0;
@@ -40,43 +52,46 @@ export class LineSplitter {
   }
 
   push(chunk: Buffer, sink: LineSink): void {
-    const nl = this.newlines;
-    nl.length = 0;
-    for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) nl.push(i);
+    const first = chunk.indexOf(10);
+    if (first < 0) {
+      this.hold(chunk);
+      this.sinceNewline += chunk.length;
+      return;
+    }
+    const last = chunk.lastIndexOf(10);
     let start = 0;
-    let k = 0;
     // The line that was waiting for its end.
-    if ((this.heldLength > 0 || this.discarding) && nl.length > 0) {
-      const end = nl[0];
-      if (this.discarding || this.heldLength + end > this.maxLineBytes) {
+    if (this.heldLength > 0 || this.discarding) {
+      if (this.discarding || this.heldLength + first > this.maxLineBytes) {
         sink.overlong();
       } else {
-        this.held.push(chunk.subarray(0, end));
-        sink.line(Buffer.concat(this.held, this.heldLength + end).toString('utf8'));
+        this.held.push(chunk.subarray(0, first));
+        sink.line(Buffer.concat(this.held, this.heldLength + first).toString('utf8'));
       }
       this.held = [];
       this.heldLength = 0;
       this.discarding = false;
-      start = end + 1;
-      k = 1;
+      start = first + 1;
     }
-    if (k < nl.length && sink.block !== undefined && isAscii(chunk.subarray(start, nl[nl.length - 1]))) {
-      let longest = nl[k] - start;
-      for (let j = k + 1; j < nl.length; j++) longest = Math.max(longest, nl[j] - nl[j - 1] - 1);
-      if (longest <= this.maxLineBytes) {
-        sink.block(chunk.toString('latin1', start, nl[nl.length - 1]));
-        start = nl[nl.length - 1] + 1;
-        k = nl.length;
+    // Many lines at once when the consumer takes blocks: one decode, no newline search per line here (the consumer
+    // splits the text itself; only the length limit is checked, on the text).
+    if (start <= last && sink.block !== undefined && isAscii(chunk.subarray(start, last))) {
+      const text = chunk.toString('latin1', start, last);
+      if (longestLine(text) <= this.maxLineBytes) {
+        sink.block(text);
+        start = last + 1;
       }
     }
-    if (k < nl.length) {
+    if (start <= last) {
+      const nl = this.newlines;
+      nl.length = 0;
+      for (let i = chunk.indexOf(10, start); i >= 0; i = chunk.indexOf(10, i + 1)) nl.push(i);
       // Complete lines in one decode, split on "\n": the i-th piece is the i-th byte range, so lengths checked in
-      // bytes above match the pieces below.
-      const last = nl[nl.length - 1];
+      // bytes below match the pieces.
       const text = chunk.toString('utf8', start, last);
       let from = 0;
       let prev = start;
-      for (; k < nl.length; k++) {
+      for (let k = 0; k < nl.length; k++) {
         const bytes = nl[k] - prev;
         const to = k === nl.length - 1 ? text.length : text.indexOf('\n', from);
         if (bytes > this.maxLineBytes) sink.overlong();
@@ -87,7 +102,7 @@ export class LineSplitter {
       start = last + 1;
     }
     if (start < chunk.length) this.hold(chunk.subarray(start));
-    this.sinceNewline = nl.length > 0 ? chunk.length - nl[nl.length - 1] - 1 : this.sinceNewline + chunk.length;
+    this.sinceNewline = chunk.length - last - 1;
   }
 
   /** End of input: the held incomplete line, if any, is a line (offline files that lack a final newline). */

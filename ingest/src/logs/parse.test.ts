@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { describeWithData, testDataPath } from '../testing/data';
 import type { LogEvent } from './events';
-import { isBinary, LogLineParser, type LogType } from './parse';
+import { isBinary, LogLineParser, primeTally, type LogType } from './parse';
+import { LogSummary } from './summary';
 
 process.env.TZ = 'UTC';
 // 2024-05-01: the elastic auth.log (Mar 27 - Apr 20) is from the months before it.
@@ -237,5 +238,76 @@ describe('lines that are not log lines', () => {
 
   it('tells binary text from text', () => {
     expect([isBinary('plain text\twith tab'), isBinary('caf\u00e9'), isBinary('a\u0000b'), isBinary('del\u007f')]).toEqual([false, false, true, true]);
+  });
+});
+
+describe('the offline summary scan (tallyBlock) and the event path agree', () => {
+  const REF = Date.UTC(2024, 11, 31);
+  // One line of each shape the hand-written matchers take, each counting for its address.
+  const LINES = [
+    'Mar 27 13:06:56 srv sshd[101]: Failed password for root from 203.0.113.1 port 40001 ssh2',
+    'Mar 27 13:06:57 srv sshd[102]: Failed password for invalid user bob from 203.0.113.2 port 40002 ssh2',
+    'Mar 27 13:06:58 srv sshd[103]: Invalid user bob from 203.0.113.3 port 40003',
+    'Mar 27 13:06:59 srv sshd[104]: error: maximum authentication attempts exceeded for root from 203.0.113.4 port 40004 ssh2 [preauth]',
+    'Mar 27 13:07:00 srv sshd[105]: Accepted password for alice from 203.0.113.5 port 40005 ssh2',
+    'Mar 27 13:07:01 srv sshd[106]: Accepted publickey for alice from 203.0.113.6 port 40006 ssh2: ED25519 SHA256:abc',
+  ];
+
+  function viaEvents(lines: string[]) {
+    const parser = new LogLineParser({ type: 'auto', refMs: REF });
+    const summary = new LogSummary();
+    const skipped: string[] = [];
+    for (const l of lines) {
+      const r = parser.parse(l);
+      if (r.event) summary.add(r.event);
+      else skipped.push(r.skip);
+    }
+    return { rows: summary.rows(), skipped };
+  }
+
+  function viaBlock(lines: string[]) {
+    const parser = new LogLineParser({ type: 'auto', refMs: REF });
+    const summary = new LogSummary();
+    const skipped: string[] = [];
+    const n = parser.tallyBlock(lines.join('\n'), summary, (r) => skipped.push(r));
+    expect(n).toBe(lines.length);
+    return { rows: summary.rows(), skipped };
+  }
+
+  it('counts the same per address for every shape', () => {
+    const want = viaEvents(LINES);
+    expect(want.rows.map((r) => [r.ip, r.failures, r.invalid_users, r.accepted])).toEqual([
+      ['203.0.113.1', 1, 0, 0],
+      ['203.0.113.2', 1, 0, 0],
+      ['203.0.113.3', 1, 1, 0],
+      ['203.0.113.4', 1, 0, 0],
+      ['203.0.113.5', 0, 0, 1],
+      ['203.0.113.6', 0, 0, 1],
+    ]);
+    expect(viaBlock(LINES)).toEqual(want);
+  });
+
+  it('counts nothing from a line with a control character, wherever in the line it is', () => {
+    // The scan checks by hand only the part of a line its matchers did not read: every position is tried.
+    const want = viaEvents(LINES);
+    for (const [k, line] of LINES.entries()) {
+      for (let at = 0; at <= line.length; at++) {
+        for (const c of ['\x01', '\x7f', '\x1b']) {
+          const bad = line.slice(0, at) + c + line.slice(at);
+          const lines = [...LINES.slice(0, k), bad, ...LINES.slice(k + 1)];
+          const events = viaEvents(lines);
+          expect(events.skipped).toEqual(['binary']);
+          const block = viaBlock(lines);
+          // The event path skips the line as binary; the scan either does too or finds it counts nothing.
+          expect([at, c, block.rows]).toEqual([at, c, events.rows]);
+          expect(block.skipped.length).toBeLessThanOrEqual(1);
+        }
+      }
+    }
+  });
+
+  it('gives the same counts after the start-up warm-up (primeTally keeps nothing)', () => {
+    primeTally();
+    expect(viaBlock(LINES)).toEqual(viaEvents(LINES));
   });
 });

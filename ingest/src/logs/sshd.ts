@@ -12,6 +12,11 @@
  * ("host sshd[pid]: ") and {@link SshdFailureTracker} replays that logic (filter.py `_mergeFailure`), so that
  * "Disconnecting: Too many authentication failures" (no address) counts for the address of its connection and an
  * accepted login after attempts on several user names still counts as a failure.
+ *
+ * The expressions are the reference; for speed, the messages that make nearly all of a real auth.log's sshd lines
+ * are first tried by hand-written matchers ({@link matchSshdAt}) that give the same answer or decline. The offline
+ * summary (`netwatch-ingest logs --summary`) goes further and scans lines by offsets into blocks of text, feeding
+ * the tracker without cutting strings out of them ({@link SshdFailureTracker.observeFast}).
  */
 import { formatIPv4, formatIPv6, parseIp, parseIPv4 } from '../protocol/ip';
 import type { LogAction } from './events';
@@ -317,44 +322,49 @@ const MAX_ATTEMPTS = 'maximum authentication attempts exceeded for ';
  * FAST_UNSURE. Allocates nothing.
  */
 export function matchSshdAt(t: string, at: number, end: number): number {
-  switch (t.charCodeAt(at)) {
-    case 70 /* F */:
-      if (t.startsWith('Failed password for ', at)) return failedPassword(t, at, end);
-      if (t.startsWith('Failed publickey for ', at)) return failedPublickey(t, at, end);
-      break;
-    case 85 /* U */:
-      if (t.startsWith('User ', at)) return notAllowed(t, at, end);
-      break;
-    case 73 /* I */:
-      if (t.startsWith('Invalid user ', at)) return invalidUser(t, at, end);
-      break;
-    case 112 /* p */:
-      if (t.startsWith('pam_', at)) return pamAuthFailure(t, at, end);
-      break;
-    case 82 /* R */:
-      if (t.startsWith('Received disconnect from ', at)) return receivedDisconnect(t, at, end);
-      break;
-    case 68 /* D */:
-      if (t.startsWith(DISCONNECTED, at)) return closed(t, at + DISCONNECTED.length, end);
-      if (t.startsWith(TOO_MANY, at)) return tooMany(t, at + TOO_MANY.length, end);
-      break;
-    case 67 /* C */:
-      // Both rules for "C" start "Connection " (CRON lines are the usual "C").
-      if (!t.startsWith('Connection ', at)) return FAST_NONE;
-      if (t.startsWith(CLOSED, at)) return closed(t, at + CLOSED.length, end);
-      if (t.startsWith(RESET, at)) return closed(t, at + RESET.length, end);
-      if (t.startsWith(CONNECTION_FROM, at)) return connectionFrom(t, at + CONNECTION_FROM.length, end);
-      break;
-    case 65 /* A */:
-      if (t.startsWith('Accepted ', at)) return accepted(t, at + 9, end);
-      break;
-    case 109 /* m */:
-      if (t.startsWith(MAX_ATTEMPTS, at)) return maxAttempts(t, at + MAX_ATTEMPTS.length, end);
-      break;
-  }
-  // No shape a matcher knows: a rule whose literal start the content lacks certainly does not match.
+  const c = t.charCodeAt(at);
+  const byFirst = c < 128 ? MATCHERS_BY_FIRST[c] : undefined;
+  return byFirst !== undefined ? byFirst(t, at, end) : otherShape(t, at);
+}
+
+// No shape a matcher knows: a rule whose literal start the content lacks certainly does not match.
+function otherShape(t: string, at: number): number {
   return mayMatchFail2ban(t, at) ? FAST_UNSURE : FAST_NONE;
 }
+
+/*
+ * The matchers by the content's first letter. A table rather than a switch on purpose: called through it, the
+ * letters' functions are not inlined into matchSshdAt, and V8 compiles each once, small, instead of one large
+ * matchSshdAt holding them all (on the 200,000-line benchmark log the optimizing compiler's time, on a second
+ * thread, had grown to exceed the scan's own).
+ */
+type FirstLetterMatcher = (t: string, at: number, end: number) => number;
+const MATCHERS_BY_FIRST: (FirstLetterMatcher | undefined)[] = new Array(128).fill(undefined);
+MATCHERS_BY_FIRST[70 /* F */] = (t, at, end) => {
+  if (t.startsWith('Failed password for ', at)) return failedPassword(t, at, end);
+  if (t.startsWith('Failed publickey for ', at)) return failedPublickey(t, at, end);
+  return otherShape(t, at);
+};
+// A letter with one matcher has the matcher itself (it checks its literal start), so it is compiled once.
+MATCHERS_BY_FIRST[85 /* U */] = notAllowed;
+MATCHERS_BY_FIRST[73 /* I */] = invalidUser;
+MATCHERS_BY_FIRST[112 /* p */] = pamAuthFailure;
+MATCHERS_BY_FIRST[82 /* R */] = receivedDisconnect;
+MATCHERS_BY_FIRST[68 /* D */] = (t, at, end) => {
+  if (t.startsWith(DISCONNECTED, at)) return closed(t, at + DISCONNECTED.length, end);
+  if (t.startsWith(TOO_MANY, at)) return tooMany(t, at + TOO_MANY.length, end);
+  return otherShape(t, at);
+};
+MATCHERS_BY_FIRST[67 /* C */] = (t, at, end) => {
+  // Both rules for "C" start "Connection " (CRON lines are the usual "C").
+  if (!t.startsWith('Connection ', at)) return FAST_NONE;
+  if (t.startsWith(CLOSED, at)) return closed(t, at + CLOSED.length, end);
+  if (t.startsWith(RESET, at)) return closed(t, at + RESET.length, end);
+  if (t.startsWith(CONNECTION_FROM, at)) return connectionFrom(t, at + CONNECTION_FROM.length, end);
+  return otherShape(t, at);
+};
+MATCHERS_BY_FIRST[65 /* A */] = accepted;
+MATCHERS_BY_FIRST[109 /* m */] = maxAttempts;
 
 // "Failed password for [invalid user ]USER from IP[ port N][ sshN]". The rules before it need "Failed publickey";
 // the ": " forms (rules 3 and 5) need a colon, which the line does not have; what is left is rule 4 (invalid user,
@@ -404,6 +414,7 @@ function failedPublickey(t: string, at: number, end: number): number {
 // Every rule for "U" is "User not known to the underlying authentication module for ..." or says " not allowed
 // because ": a line with neither ("User child is on pid 1234") is certainly none of them.
 function notAllowed(t: string, at: number, end: number): number {
+  if (!t.startsWith('User ', at)) return otherShape(t, at);
   if (t.startsWith('User not known to the underlying authentication module for ', at)) return FAST_UNSURE;
   const k = t.indexOf(' not allowed because ', at);
   return k >= 0 && k + 21 <= end ? FAST_UNSURE : FAST_NONE;
@@ -411,6 +422,7 @@ function notAllowed(t: string, at: number, end: number): number {
 
 // "Invalid user USER from IP[ port N][ [preauth]]": the only rule for "I", with a lazy user.
 function invalidUser(t: string, at: number, end: number): number {
+  if (!t.startsWith('Invalid user ', at)) return otherShape(t, at);
   const u = at + 13;
   const f = fromAt(t, u, end);
   if (f < 0 || !plainText(t, u, f, false)) return FAST_UNSURE;
@@ -422,7 +434,7 @@ function invalidUser(t: string, at: number, end: number): number {
 // "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=IP[  user=USER]": the
 // only rule for "p". Session and "check pass" lines are certainly not it, and say so without an expression.
 function pamAuthFailure(t: string, at: number, end: number): number {
-  if (!t.startsWith('pam_', at)) return FAST_UNSURE;
+  if (!t.startsWith('pam_', at)) return otherShape(t, at);
   let i = at + 4;
   while (i < end && t.charCodeAt(i) >= 97 && t.charCodeAt(i) <= 122) i++;
   if (i === at + 4 || !t.startsWith(PAM_AUTH, i)) return FAST_NONE;
@@ -477,6 +489,7 @@ const PAM_FIELDS = [' logname=', ' uid=', ' euid=', ' tty=', ' ruser='] as const
 
 // "Received disconnect from IP port N:11: ...": rule "...:\s*3: ..." fails at the "1", rule "...:\s*11:" matches.
 function receivedDisconnect(t: string, at: number, end: number): number {
+  if (!t.startsWith('Received disconnect from ', at)) return otherShape(t, at);
   const ip = dottedQuadAt(t, at + 25, end);
   if (ip < 0) return FAST_UNSURE;
   const p = portAt(t, ip, end);
@@ -532,7 +545,9 @@ function connectionFrom(t: string, i: number, end: number): number {
 
 // "Accepted METHOD for USER from IP ...", METHOD a word (keyboard-interactive/pam is no \w+: fail2ban's rule never
 // matches it, and the expressions say so). The rule for "Authentication ..." needs a "u" second.
-function accepted(t: string, m: number, end: number): number {
+function accepted(t: string, at: number, end: number): number {
+  if (!t.startsWith('Accepted ', at)) return otherShape(t, at);
+  const m = at + 9;
   let i = m;
   for (; i < end; i++) {
     const c = t.charCodeAt(i);
@@ -555,7 +570,9 @@ function accepted(t: string, m: number, end: number): number {
 
 // "maximum authentication attempts exceeded for USER from IP port N ssh2 [preauth]": the only rule for "m", with a
 // greedy user, which one " from " decides.
-function maxAttempts(t: string, u: number, end: number): number {
+function maxAttempts(t: string, at: number, end: number): number {
+  if (!t.startsWith(MAX_ATTEMPTS, at)) return otherShape(t, at);
+  const u = at + MAX_ATTEMPTS.length;
   const f = fromAt(t, u, end);
   if (f < 0 || !plainText(t, u, f, false)) return FAST_UNSURE;
   const ip = dottedQuadAt(t, f + 6, end);
@@ -708,8 +725,13 @@ export function splitFail2banPrefix(text: string): Fail2banPrefix | null {
 
 /** Where the last successful {@link scanFail2banPrefix} found the end of the connection id. */
 export let scannedMlfidEnd = 0;
-/** The host of the last line {@link scanFail2banPrefix} took (it has no space or control character). */
-let scannedHost = '';
+/**
+ * The host of the last line {@link scanFail2banPrefix} took (it has no space or control character), as character
+ * codes: compared in place with the next line's host (a log usually has one), a loop over a typed array being
+ * cheaper than String#startsWith with a search string that is not a literal.
+ */
+const scannedHost = new Uint16Array(255);
+let scannedHostLength = 0;
 
 /**
  * The hand scan of {@link splitFail2banPrefix} over `text[from, end)`: the offset of the content (and the end
@@ -719,14 +741,15 @@ let scannedHost = '';
 export function scanFail2banPrefix(text: string, from: number, end: number): number {
   if (end - from <= 3 || text.charCodeAt(from) !== 32) return -1;
   // A log has one host, or a few: the last one accepted is compared in place before the host is checked again.
-  let hostEnd = from + 1 + scannedHost.length;
-  if (!(scannedHost.length > 0 && text.charCodeAt(hostEnd) === 32 && text.startsWith(scannedHost, from + 1))) {
+  let hostEnd = from + 1 + scannedHostLength;
+  if (!(scannedHostLength > 0 && text.charCodeAt(hostEnd) === 32 && sameHost(text, from + 1))) {
     const h0 = text.charCodeAt(from + 1);
     hostEnd = text.indexOf(' ', from + 2);
     // A control character in the host is left to the expression too: the offline scan relies on a line it matches
     // by hand having none before the content (parse.ts tallyBlock).
     if (isSpace(h0) || h0 === 91 /* [ */ || h0 === 60 /* < */ || hostEnd < 0 || hostEnd >= end || hasOtherSpace(text, from + 1, hostEnd)) return -1;
-    scannedHost = text.slice(from + 1, hostEnd);
+    scannedHostLength = hostEnd - from - 1 <= scannedHost.length ? hostEnd - from - 1 : 0;
+    for (let i = 0; i < scannedHostLength; i++) scannedHost[i] = text.charCodeAt(from + 1 + i);
   }
   if (hostEnd + 1 >= end) return -1;
   const t = hostEnd + 1;
@@ -745,6 +768,11 @@ export function scanFail2banPrefix(text: string, from: number, end: number): num
   // Not a daemon the expression knows: the content starts at the tag ("CRON[1]: ..."), and a rule can match
   // only a line whose message has no tag at all.
   return withPref(text, t, end);
+}
+
+function sameHost(text: string, at: number): boolean {
+  for (let i = 0; i < scannedHostLength; i++) if (text.charCodeAt(at + i) !== scannedHost[i]) return false;
+  return true;
 }
 
 // sshd.conf __pref: "error: ", "fatal: ", optionally followed by "PAM: ", outside the connection id.

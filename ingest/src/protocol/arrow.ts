@@ -266,28 +266,25 @@ export function fieldError(field: FieldSchema, row: number, what: string): Frame
   return new FrameEncodeError(`field "${field.name}" row ${row}: ${what}`);
 }
 
-/** The column's Arrow kind and nullability from its protocol type and its values. */
+/** The column's Arrow kind and nullability from its protocol type and its values (one pass over them). */
 export function columnShape(field: FieldSchema, values: readonly unknown[]): ColumnShape {
   let nullCount = 0;
-  for (let i = 0; i < values.length; i++) if (values[i] === null || values[i] === undefined) nullCount++;
   let kind: ColumnKind;
   switch (field.type) {
     case 'time':
-      kind = 'time';
-      break;
     case 'string':
-      kind = 'string';
-      break;
     case 'boolean':
-      kind = 'bool';
+      kind = field.type === 'time' ? 'time' : field.type === 'string' ? 'string' : 'bool';
+      for (let i = 0; i < values.length; i++) if (values[i] === null || values[i] === undefined) nullCount++;
       break;
     case 'number': {
-      let integral = nullCount < values.length;
-      for (let i = 0; integral && i < values.length; i++) {
+      let integral = true;
+      for (let i = 0; i < values.length; i++) {
         const v = values[i];
-        if (v !== null && v !== undefined && !Number.isSafeInteger(v)) integral = false;
+        if (v === null || v === undefined) nullCount++;
+        else if (integral && !Number.isSafeInteger(v)) integral = false;
       }
-      kind = integral ? 'int64' : 'float64';
+      kind = integral && nullCount < values.length ? 'int64' : 'float64';
       break;
     }
     default:
@@ -301,15 +298,6 @@ function validity(values: readonly unknown[], nullCount: number): Uint8Array | u
   const bits = new Uint8Array((values.length + 7) >> 3);
   for (let i = 0; i < values.length; i++) if (values[i] !== null && values[i] !== undefined) bits[i >> 3] |= 1 << (i & 7);
   return bits;
-}
-
-function numberAt(field: FieldSchema, values: readonly unknown[], i: number): number {
-  const v = values[i];
-  if (typeof v !== 'number' || !Number.isFinite(v)) {
-    if (field.type === 'number' && typeof v === 'number') return v; // NaN and ±Inf are valid Float64 values
-    throw fieldError(field, i, `expected a number, got ${JSON.stringify(v)}`);
-  }
-  return v;
 }
 
 /** Int64 words (little-endian lo, hi) of a safe integer, without BigInt. */
@@ -329,11 +317,14 @@ export function putNanos(words: Int32Array, i: number, ms: number): void {
   words[2 * i + 1] = (usHi * 1000 + carry) | 0;
 }
 
-/** The Arrow column of a field whose values are a JS array (as frame() builds them, or JSON.parse reads them). */
+/**
+ * The Arrow column of a field whose values are a JS array (as frame() builds them, or JSON.parse reads them).
+ * The loops test for null inline and write numbers straight into the file: this runs for every cell the
+ * ingest service answers in Arrow.
+ */
 export function encodeColumn(field: FieldSchema, values: readonly unknown[], shape: ColumnShape = columnShape(field, values)): IpcColumn {
   const length = values.length;
   const base = { name: field.name, nullable: shape.nullable, nullCount: shape.nullCount, metadata: fieldMetadata(field, shape.kind), validity: validity(values, shape.nullCount) };
-  const present = (i: number) => values[i] !== null && values[i] !== undefined;
   switch (shape.kind) {
     case 'float64':
       return {
@@ -344,12 +335,17 @@ export function encodeColumn(field: FieldSchema, values: readonly unknown[], sha
             byteLength: 8 * length,
             write(file, at) {
               const out = new Float64Array(file.buffer, file.byteOffset + at, length);
-              for (let i = 0; i < length; i++) if (present(i)) out[i] = numberAt(field, values, i);
+              for (let i = 0; i < length; i++) {
+                const v = values[i];
+                if (typeof v === 'number') out[i] = v; // NaN and ±Inf are valid Float64 values
+                else if (v !== null && v !== undefined) throw fieldError(field, i, `expected a number, got ${JSON.stringify(v)}`);
+              }
             },
           },
         ],
       };
     case 'int64':
+      // columnShape chose Int64 only when every present value is a safe integer.
       return {
         ...base,
         type: 'int64',
@@ -358,15 +354,23 @@ export function encodeColumn(field: FieldSchema, values: readonly unknown[], sha
             byteLength: 8 * length,
             write(file, at) {
               const words = new Int32Array(file.buffer, file.byteOffset + at, 2 * length);
-              for (let i = 0; i < length; i++) if (present(i)) putInt64(words, i, values[i] as number);
+              for (let i = 0; i < length; i++) {
+                const v = values[i] as number | null | undefined;
+                if (v === null || v === undefined) continue;
+                if (v >= -0x80000000 && v <= 0x7fffffff) {
+                  words[2 * i] = v;
+                  words[2 * i + 1] = v < 0 ? -1 : 0;
+                } else putInt64(words, i, v);
+              }
             },
           },
         ],
       };
     case 'time':
       for (let i = 0; i < length; i++) {
-        if (!present(i)) continue;
-        const ms = numberAt(field, values, i);
+        const ms = values[i];
+        if (ms === null || ms === undefined) continue;
+        if (typeof ms !== 'number' || !Number.isFinite(ms)) throw fieldError(field, i, `expected a number, got ${JSON.stringify(ms)}`);
         if (ms < -MAX_TIME_MS || ms > MAX_TIME_MS) throw fieldError(field, i, `time ${ms} ms is out of range`);
       }
       return {
@@ -377,17 +381,24 @@ export function encodeColumn(field: FieldSchema, values: readonly unknown[], sha
             byteLength: 8 * length,
             write(file, at) {
               const words = new Int32Array(file.buffer, file.byteOffset + at, 2 * length);
-              for (let i = 0; i < length; i++) if (present(i)) putNanos(words, i, values[i] as number);
+              for (let i = 0; i < length; i++) {
+                const ms = values[i] as number | null | undefined;
+                if (ms !== null && ms !== undefined) putNanos(words, i, ms);
+              }
             },
           },
         ],
       };
     case 'string': {
       // One TextEncoder pass over the joined column: a Buffer.write per value costs a native call each.
-      const parts = new Array<string>(length);
+      // join() writes null and undefined as '', as Arrow wants them under a validity bit; only values of other
+      // types need a copy of the column with their text.
+      let parts = values as readonly unknown[];
       for (let i = 0; i < length; i++) {
         const v = values[i];
-        parts[i] = typeof v === 'string' ? v : v === null || v === undefined ? '' : stringOf(v);
+        if (typeof v === 'string' || v === null || v === undefined) continue;
+        if (parts === values) parts = values.slice();
+        (parts as unknown[])[i] = stringOf(v);
       }
       const joined = parts.join('');
       const bytes = UTF8.encode(joined);
@@ -404,7 +415,8 @@ export function encodeColumn(field: FieldSchema, values: readonly unknown[], sha
               const offsets = new Int32Array(file.buffer, file.byteOffset + at, length + 1);
               let pos = 0;
               for (let i = 0; i < length; i++) {
-                pos += ascii ? parts[i].length : utf8Length(parts[i]);
+                const v = parts[i] as string | null | undefined;
+                if (v !== null && v !== undefined) pos += ascii ? v.length : utf8Length(v);
                 offsets[i + 1] = pos;
               }
               if (pos !== bytes.length) throw new FrameEncodeError(`field "${field.name}": UTF-8 length mismatch (${pos} != ${bytes.length})`);

@@ -8,6 +8,7 @@ import { ApiRegistry } from '../api/registry';
 import { buildApi } from '../api/server';
 import type { ComponentDeps } from '../component';
 import { loadConfig } from '../config/load';
+import { loadSnapshot, saveSnapshot } from '../flows/snapshot';
 import { FlowTable } from '../flows/table';
 import { T0, feed as feedPackets, type PacketSpec } from '../flows/test-packets';
 import { createLogger } from '../log';
@@ -24,9 +25,9 @@ const silent = createLogger('silent', new Writable({ write: (_c, _e, cb) => cb()
 const IP = '203.0.113.9';
 const OTHER = '198.51.100.20';
 
-function start(argv: string[] = [], nowMs = () => Date.now(), flowTable?: FlowTable) {
+function start(argv: string[] = [], nowMs = () => Date.now(), flowTable?: FlowTable, dbFile = tmp.file('component.db')) {
   const { config } = loadConfig({ argv, env: {} });
-  const { store, events } = openStore(tmp.file('component.db'));
+  const { store, events } = openStore(dbFile);
   const api = new ApiRegistry();
   const deps: ComponentDeps = { config, logger: silent, store, api, metrics: new Registry(), events, now: nowMs };
   const security = createSecurityComponent(deps, { flowTable });
@@ -193,6 +194,76 @@ describe('scans through the component', () => {
     await security.stop();
     await app.close();
     store.close();
+  });
+});
+
+describe('scans across a restart from a flow table snapshot', () => {
+  const SCANNER = '192.0.2.66';
+  const VICTIM = '192.0.2.10';
+  /** SYNs from SCANNER to `ports` of VICTIM, each refused, 10 ms apart from `atMs` (after T0). */
+  function scan(ports: number[], atMs: number): PacketSpec[] {
+    return ports.flatMap((port, i) => [
+      { src: SCANNER, dst: VICTIM, sport: 40000 + port, dport: port, flags: 'S', t: atMs + i * 10 },
+      { src: VICTIM, dst: SCANNER, sport: port, dport: 40000 + port, flags: 'RA', t: atMs + i * 10 + 1 },
+    ]);
+  }
+  const range = (n: number, from: number) => Array.from({ length: n }, (_, i) => from + i);
+
+  /** One run of the service: the table restored from `snapshot` (if any), `packets` fed, scanned, stopped, saved. */
+  async function run(dbFile: string, snapshot: string, restore: boolean, packets: PacketSpec[], untilMs: number) {
+    const table = new FlowTable({ maxFlows: 10_000 });
+    if (restore) expect(loadSnapshot(table, snapshot, (T0 + untilMs) * 1000)).toMatchObject({ dropped: 0 });
+    feedPackets(table, packets);
+    table.sweep((T0 + untilMs) * 1000);
+    const { store, security, app } = start([], () => T0 + untilMs, table, dbFile);
+    await security.start();
+    security.scanFlows();
+    await security.stop();
+    await app.close();
+    saveSnapshot(table, snapshot);
+    // What stop() queued, written now (store.close() would), to be read here.
+    security.engine.flushAll();
+    const db = store.db;
+    const out = {
+      patterns: (db.prepare('SELECT pattern_type, ip, first_seen, last_seen, count, evidence FROM trace_patterns ORDER BY id').all() as Array<{ pattern_type: string; ip: string; first_seen: number; last_seen: number; count: number; evidence: string }>).map((p) => {
+        const e = JSON.parse(p.evidence) as { ports: number[]; target: string };
+        return { ...p, evidence: { target: e.target, ports: [...e.ports].sort((x, y) => x - y) } };
+      }),
+      scans: db.prepare('SELECT scans FROM ip_reputation WHERE ip = ?').pluck().get(SCANNER),
+      traces: db.prepare("SELECT count(*) FROM event_traces WHERE source = 'flows'").pluck().get(),
+    };
+    store.close();
+    return out;
+  }
+
+  const t0 = Math.floor(T0 / 1000);
+  it('reports a scan once when the restored flows are scanned again, and goes on with the same episode', async () => {
+    const db = tmp.file('restart.db');
+    const snap = tmp.file('flows.snapshot');
+    const first = await run(db, snap, false, scan(range(20, 1000), 0), 10_000);
+    expect(first).toEqual({ patterns: [{ pattern_type: 'port_scan', ip: SCANNER, first_seen: t0, last_seen: t0, count: 20, evidence: { target: VICTIM, ports: range(20, 1000) } }], scans: 1, traces: 1 });
+    // Restarted with the same 20 flows in the table: nothing new.
+    expect(await run(db, snap, true, [], 20_000)).toEqual(first);
+    // Restarted again, and the scanner goes on with 10 more ports a minute later: the same episode grows.
+    const after = await run(db, snap, true, scan(range(10, 2000), 60_000), 70_000);
+    expect(after).toEqual({
+      patterns: [{ pattern_type: 'port_scan', ip: SCANNER, first_seen: t0, last_seen: t0 + 60, count: 30, evidence: { target: VICTIM, ports: [...range(20, 1000), ...range(10, 2000)] } }],
+      scans: 1,
+      traces: 1,
+    });
+  });
+
+  it('still reports a new episode after the restart: the same scanner back after a quiet window', async () => {
+    const db = tmp.file('restart.db');
+    const snap = tmp.file('flows.snapshot');
+    await run(db, snap, false, scan(range(20, 1000), 0), 10_000);
+    // Ten minutes later (the window is five), 20 other ports of the same host.
+    const later = await run(db, snap, true, scan(range(20, 3000), 600_000), 610_000);
+    expect(later.patterns.map((p) => [p.first_seen, p.count])).toEqual([
+      [t0, 20],
+      [t0 + 600, 20],
+    ]);
+    expect([later.scans, later.traces]).toEqual([2, 2]);
   });
 });
 

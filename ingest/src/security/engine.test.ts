@@ -1,8 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { LogEvent } from '../logs/events';
-import { describeWithData } from '../testing/data';
+import { LogLineParser } from '../logs/parse';
+import { LogSummary } from '../logs/summary';
+import { describeWithData, testDataPath } from '../testing/data';
 import { SecurityEngine } from './engine';
+import { EVIDENCE_ACCEPTED, EVIDENCE_BAN, EVIDENCE_FAILURE, EVIDENCE_INVALID_USER, EVIDENCE_RESTORED_BAN, logEvidence } from './evidence';
+import { roundScore, threatScore } from './score';
 import { ev, fail2banCounts, openStore, parsedLog, tempDir } from './test-harness';
 
 const tmp = tempDir('netwatch-security-');
@@ -35,7 +39,14 @@ describeWithData('the engine on real logs', () => {
     expect(got).toEqual(fail2banCounts('elastic_examples_auth'));
     const orphans = db.prepare('SELECT count(*) FROM event_traces t LEFT JOIN log_events e ON e.id = t.event_id WHERE t.event_id IS NOT NULL AND e.id IS NULL').pluck().get();
     const traced = db.prepare('SELECT count(*) FROM event_traces').pluck().get() as number;
-    const relevant = db.prepare("SELECT count(*) FROM log_events WHERE action IN ('failed_password','invalid_user','accepted_password','accepted_publickey','preauth_disconnect','max_auth_attempts','pam_auth_failure','sudo_command','sudo_auth_failure','f2b_found','f2b_ban','f2b_unban','f2b_restore_ban','firewall_block','error') OR level IN ('error','critical')").pluck().get();
+    const relevant = db
+      .prepare(
+        "SELECT count(*) FROM log_events WHERE action IN ('failed_password','failed_publickey','auth_failure','invalid_user','accepted_password','accepted_publickey','accepted_other','preauth_disconnect','max_auth_attempts'," +
+          "'pam_auth_failure','user_not_allowed','login_refused','connection_refused','negotiation_failure','sudo_command','sudo_auth_failure','sudo_not_allowed','f2b_found','f2b_ban','f2b_unban','f2b_restore_ban','firewall_block','error') " +
+          "OR level IN ('error','critical') OR json_extract(metadata, '$.f2b_failure') = 1",
+      )
+      .pluck()
+      .get();
     expect([orphans, traced]).toEqual([0, relevant]);
     expect(traced).toBeGreaterThan(1000);
     // The heaviest guesser (157 failures) is a brute force, and its score is past the usual alert threshold.
@@ -63,6 +74,123 @@ describeWithData('the engine on real logs', () => {
     feed(parsedLog('crowdsec_ssh-slow-bf.log', 'auth'));
     expect(db.prepare('SELECT pattern_type, ip, count FROM trace_patterns').all()).toEqual([{ pattern_type: 'ssh_brute_force', ip: '103.100.210.198', count: 22 }]);
     store.close();
+  });
+});
+
+describeWithData('the live engine and the offline summary (logs --summary) count the same', () => {
+  const logs = readdirSync(testDataPath('logs')).filter((f) => f.endsWith('.log'));
+  it.each(logs.map((f) => [f]))('%s: failures, invalid users, accepted logins and bans per address', (file) => {
+    const { store, feed, db } = setup();
+    const log = parsedLog(file);
+    const summary = new LogSummary();
+    for (const e of log) summary.add(e);
+    feed(log);
+    const live = db
+      .prepare('SELECT ip, failures, invalid_users, accepted, bans FROM ip_reputation WHERE failures + invalid_users + accepted + bans > 0 ORDER BY ip')
+      .all() as Array<{ ip: string; failures: number; invalid_users: number; accepted: number; bans: number }>;
+    const offline = summary
+      .rows()
+      .map(({ ip, failures, invalid_users, accepted, bans }) => ({ ip, failures, invalid_users, accepted, bans }))
+      .sort((x, y) => (x.ip < y.ip ? -1 : 1));
+    expect(live).toEqual(offline);
+    store.close();
+  });
+});
+
+describe('the live engine and the offline summary on logins fail2ban does not count, and restored bans', () => {
+  // Real sshd and fail2ban.log shapes; keyboard-interactive/pam is what Debian's sshd logs for PAM logins.
+  const LINES = [
+    'Mar 27 13:00:00 srv sshd[101]: Failed password for root from 203.0.113.7 port 40001 ssh2',
+    'Mar 27 13:00:01 srv sshd[102]: Failed password for root from 203.0.113.7 port 40002 ssh2',
+    'Mar 27 13:00:02 srv sshd[103]: Failed password for root from 203.0.113.7 port 40003 ssh2',
+    'Mar 27 13:00:03 srv sshd[104]: Failed password for root from 203.0.113.7 port 40004 ssh2',
+    'Mar 27 13:00:04 srv sshd[105]: Invalid user admin from 203.0.113.7 port 40005',
+    'Mar 27 13:00:05 srv sshd[105]: Failed password for invalid user admin from 203.0.113.7 port 40005 ssh2',
+    'Mar 27 13:00:06 srv sshd[106]: Accepted keyboard-interactive/pam for root from 203.0.113.7 port 40006 ssh2',
+    'Mar 27 13:00:07 srv sshd[107]: Accepted keyboard-interactive/pam for alice from 198.51.100.4 port 50001 ssh2',
+    'Mar 27 13:00:08 srv sshd[108]: Accepted gssapi-with-mic for alice from 198.51.100.4 port 50002 ssh2',
+    'Mar 27 13:00:09 srv sshd[109]: Accepted publickey for alice from 198.51.100.4 port 50003 ssh2: ED25519 SHA256:k',
+    '2024-03-27 13:00:10,001 fail2ban.actions        [611]: NOTICE  [sshd] Ban 192.0.2.8',
+    '2024-03-27 13:00:11,002 fail2ban.actions        [611]: NOTICE  [sshd] Restore Ban 192.0.2.8',
+    '2024-03-27 13:00:12,003 fail2ban.actions        [611]: NOTICE  [sshd] Restore Ban 192.0.2.9',
+  ];
+
+  it('takes keyboard-interactive and gssapi logins for accepted logins, traces them, and gives both the same counters and scores', () => {
+    // No decay within the 12 seconds of the lines: the live score is then the score of the totals (score.ts).
+    const { store, engine, feed, db } = setup({ halfLifeSeconds: 1e9 });
+    const parser = new LogLineParser({ type: 'auto', refMs: Date.UTC(2024, 11, 31) });
+    const events = LINES.map((l) => parser.parse(l).event!);
+    expect(events.map((e) => e.action)).toEqual([
+      ...Array(4).fill('failed_password'),
+      'invalid_user',
+      'failed_password',
+      'accepted_other',
+      'accepted_other',
+      'accepted_other',
+      'accepted_publickey',
+      'f2b_ban',
+      'f2b_restore_ban',
+      'f2b_restore_ban',
+    ]);
+    feed(events);
+    const summary = new LogSummary();
+    for (const e of events) summary.add(e);
+    // The summary of the same lines read as a file, through the offline scan.
+    const fileSummary = new LogSummary();
+    const scan = new LogLineParser({ type: 'auto', refMs: Date.UTC(2024, 11, 31) });
+    for (const l of LINES) scan.tally(l, fileSummary);
+    const blockSummary = new LogSummary();
+    new LogLineParser({ type: 'auto', refMs: Date.UTC(2024, 11, 31) }).tallyBlock(LINES.join('\n'), blockSummary, () => {});
+
+    // The table keeps the score unrounded; reports round it to 0.1 (roundScore), as the summary does.
+    const live = (db.prepare('SELECT ip, failures, invalid_users, accepted, bans, threat_score FROM ip_reputation ORDER BY ip').all() as Array<{ threat_score: number }>).map((r) => ({ ...r, threat_score: roundScore(r.threat_score) }));
+    const offline = summary.rows().sort((x, y) => (x.ip < y.ip ? -1 : 1));
+    expect(live).toEqual([
+      { ip: '192.0.2.8', failures: 0, invalid_users: 0, accepted: 0, bans: 1, threat_score: offline[0].threat_score },
+      { ip: '192.0.2.9', failures: 0, invalid_users: 0, accepted: 0, bans: 1, threat_score: offline[1].threat_score },
+      { ip: '198.51.100.4', failures: 0, invalid_users: 0, accepted: 3, bans: 0, threat_score: 0 },
+      { ip: '203.0.113.7', failures: 6, invalid_users: 1, accepted: 1, bans: 0, threat_score: offline[3].threat_score },
+    ]);
+    expect(offline).toEqual([
+      { ip: '192.0.2.8', failures: 0, invalid_users: 0, accepted: 0, bans: 1, threat_score: threatScore({ failures: 0, bans: 1 }) },
+      { ip: '192.0.2.9', failures: 0, invalid_users: 0, accepted: 0, bans: 1, threat_score: threatScore({ failures: 0, bans: 1 }) },
+      { ip: '198.51.100.4', failures: 0, invalid_users: 0, accepted: 3, bans: 0, threat_score: 0 },
+      { ip: '203.0.113.7', failures: 6, invalid_users: 1, accepted: 1, bans: 0, threat_score: threatScore({ failures: 6, invalidUsers: 1, accepted: 1 }) },
+    ]);
+    // Six failures are past fail2ban's maxretry: the accepted login afterwards is the guessed-password case.
+    expect(offline[3].threat_score).toBeGreaterThan(threatScore({ failures: 6, invalidUsers: 1 }));
+    expect(fileSummary.rows().sort((x, y) => (x.ip < y.ip ? -1 : 1))).toEqual(offline);
+    expect(blockSummary.rows().sort((x, y) => (x.ip < y.ip ? -1 : 1))).toEqual(offline);
+    // Every accepted login is a trace; the one after six failures is rated a likely guessed password.
+    const traces = db.prepare("SELECT ip, severity_score AS severity, root_cause FROM event_traces WHERE json_extract(trace_metadata, '$.action') = 'accepted_other' ORDER BY id").all() as Array<{ ip: string; severity: number; root_cause: string }>;
+    expect(traces.map((t) => [t.ip, t.root_cause])).toEqual([
+      ['203.0.113.7', 'login accepted for root from 203.0.113.7 by keyboard-interactive/pam after 6 failures: the password may have been guessed'],
+      ['198.51.100.4', 'login accepted for alice from 198.51.100.4 by keyboard-interactive/pam'],
+      ['198.51.100.4', 'login accepted for alice from 198.51.100.4 by gssapi-with-mic'],
+    ]);
+    expect(traces[0].severity).toBeGreaterThanOrEqual(70);
+    expect(engine.counters().ignored).toBe(0);
+    store.close();
+  });
+});
+
+describe('which counters a log event moves', () => {
+  it.each([
+    ['failed_password', true, EVIDENCE_FAILURE],
+    ['failed_password', false, 0],
+    ['invalid_user', true, EVIDENCE_FAILURE | EVIDENCE_INVALID_USER],
+    ['accepted_password', false, EVIDENCE_ACCEPTED],
+    ['accepted_publickey', false, EVIDENCE_ACCEPTED],
+    ['accepted_other', false, EVIDENCE_ACCEPTED],
+    ['accepted_password', true, EVIDENCE_FAILURE | EVIDENCE_ACCEPTED],
+    ['f2b_ban', false, EVIDENCE_BAN],
+    ['f2b_restore_ban', false, EVIDENCE_RESTORED_BAN],
+    ['pam_auth_failure', false, 0],
+    ['preauth_disconnect', true, EVIDENCE_FAILURE],
+    ['session_opened', false, 0],
+    [null, false, 0],
+  ] as const)('%s with f2b_failure %s: %d', (action, failure, want) => {
+    expect(logEvidence(action, failure)).toBe(want);
   });
 });
 
@@ -205,6 +333,47 @@ describe('reputation through the engine', () => {
     expect(store.db.prepare('SELECT failures FROM ip_reputation').pluck().get()).toBe(10);
     store.close();
   });
+
+  it('goes on with a brute force and a user enumeration across a restart instead of reporting them twice', () => {
+    const file = tmp.file('restart-patterns.db');
+    const runOnce = (list: LogEvent[]) => {
+      const { store, events } = openStore(file);
+      const engine = new SecurityEngine({ store, events, now: () => T * 1000, readSockets: () => [] });
+      for (const e of list) {
+        events.push(e);
+        engine.ingest(e);
+      }
+      engine.flushAll();
+      const patterns = store.db.prepare('SELECT id, pattern_type, first_seen, last_seen, count, json_array_length(evidence, \'$.users\') AS users FROM trace_patterns ORDER BY id').all();
+      const resumed = engine.counters().patternsResumed;
+      store.close();
+      return { patterns, resumed };
+    };
+    const names = ['oracle', 'test', 'guest', 'pi', 'ftp', 'mysql', 'ubuntu', 'deploy', 'git'];
+    // Run 1: six invalid users, each a failure too (fail2ban counts them): both patterns.
+    const first = runOnce(names.slice(0, 6).map((u, i) => ev(T + i * 10, 'invalid_user', { ip: IP, user: u })));
+    expect(first.patterns).toEqual([
+      { id: 1, pattern_type: 'ssh_brute_force', first_seen: T, last_seen: T + 50, count: 6, users: null },
+      { id: 2, pattern_type: 'user_enumeration', first_seen: T, last_seen: T + 50, count: 6, users: 6 },
+    ]);
+    // Run 2, a minute later: the attack goes on with three more names; the same two episodes grow.
+    const second = runOnce(names.slice(6).map((u, i) => ev(T + 110 + i * 10, 'invalid_user', { ip: IP, user: u })));
+    expect(second).toEqual({
+      patterns: [
+        { id: 1, pattern_type: 'ssh_brute_force', first_seen: T, last_seen: T + 130, count: 9, users: null },
+        { id: 2, pattern_type: 'user_enumeration', first_seen: T, last_seen: T + 130, count: 9, users: 9 },
+      ],
+      resumed: 2,
+    });
+    // Run 3, an hour later (past both windows): a new brute force, reported as a new episode at its fifth failure.
+    const third = runOnce(Array.from({ length: 5 }, (_, i) => ev(T + 3600 + i, 'failed_password', { ip: IP, user: 'root' })));
+    expect(third.patterns.map((p) => [(p as { id: number }).id, (p as { count: number }).count])).toEqual([
+      [1, 9],
+      [2, 9],
+      [3, 5],
+    ]);
+    expect(third.resumed).toBe(0);
+  });
 });
 
 describe('log patterns', () => {
@@ -274,7 +443,7 @@ describe('process, network and error traces', () => {
     }
   });
 
-  it('analyzes an error-level syslog line into an error trace', () => {
+  it('analyzes an error-level syslog line into an error trace, critical for an OOM kill', () => {
     const { store, feed, db } = setup();
     feed([
       {
@@ -292,7 +461,7 @@ describe('process, network and error traces', () => {
       error_category: 'resource',
       severity: 'critical',
       recovery_suggestions: 2,
-      severity_score: 50,
+      severity_score: 80,
       root_cause: "The kernel's OOM killer ended a process to free memory",
     });
     store.close();

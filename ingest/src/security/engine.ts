@@ -25,10 +25,11 @@ import { EVIDENCE_ACCEPTED, EVIDENCE_BAN, EVIDENCE_FAILURE, EVIDENCE_INVALID_USE
 import { BoundedMap } from './lru';
 import { readProcess, readTcpSockets, socketInvolves, type ProcessSnapshot, type TcpSocket } from './proc';
 import { ReputationTable, createReputationWriter, type GeoLookup, type Reputation } from './reputation';
-import type { ScanFinding } from './scan';
+import { SCAN_DEFAULTS, type ScanFinding } from './scan';
 import { roundScore, THREAT_WEIGHTS } from './score';
 import {
   FAILURE_ACTIONS,
+  SEVERITY_FLOOR,
   chainText,
   eventSeverity,
   isErrorLevel,
@@ -108,8 +109,10 @@ interface PatternRow {
   lastSeen: number;
   count: number;
   severity: number;
-  evidence: { event_ids?: number[]; flow_keys?: string[]; users?: string[]; ports?: number[]; hosts?: string[]; target?: string | number; events?: number };
+  evidence: { event_ids?: number[]; flow_keys?: string[]; users?: string[]; ports?: number[]; hosts?: string[]; target?: string | number; proto?: number; events?: number };
   description: string;
+  /** A scan episode stored by an earlier run and continued by this one: what that run had recorded. */
+  prior?: { count: number; targets: Array<number | string>; flowKeys: string[] };
 }
 
 interface ErrorRow extends ErrorAnalysis {
@@ -133,6 +136,8 @@ interface Context {
   invalidUsers: Map<string, number>;
   bruteForce: PatternRow | null;
   userEnum: PatternRow | null;
+  /** Whether an episode stored by an earlier run was looked for (once per address and pattern, see logPatterns). */
+  storedChecked: { bruteForce: boolean; userEnum: boolean };
 }
 
 const MAX_STEPS = 32;
@@ -152,8 +157,23 @@ export interface SecurityCounters {
   bruteForce: number;
   userEnumeration: number;
   scans: number;
+  /** Episodes stored by an earlier run that this run continued instead of reporting them again. */
+  patternsResumed: number;
   contexts: number;
   contextEvictions: number;
+}
+
+/** The first `limit` distinct items of `a` then `b`. */
+function union<T>(a: readonly T[], b: readonly T[], limit: number): T[] {
+  const out = new Set<T>();
+  for (const x of a) if (out.size < limit) out.add(x);
+  for (const x of b) if (out.size < limit) out.add(x);
+  return [...out];
+}
+
+function scanDescription(f: ScanFinding, distinct: number, firstSec: number, lastSec: number): string {
+  const what = f.type === 'port_scan' ? `${distinct} ports of ${f.dst}` : `port ${f.port} on ${distinct} hosts`;
+  return `${f.type === 'port_scan' ? 'port scan' : 'address scan'}: ${f.src} failed to connect to ${what} in ${Math.round(lastSec - firstSec)}s`;
 }
 
 function maxId(db: Database.Database, table: 'event_traces' | 'trace_patterns'): number {
@@ -191,10 +211,16 @@ export class SecurityEngine {
   private readonly dirtyPatterns = new Set<PatternRow>();
   private nextTraceId: number;
   private nextPatternId: number;
+  /** Patterns with a smaller id were stored by an earlier run. */
+  private readonly firstPatternIdOfRun: number;
+  /** Ids of stored episodes already continued by this run (each is continued once). */
+  private readonly resumed: BoundedMap<number, true>;
+  private readonly storedScans: Database.Statement;
+  private readonly storedLogPattern: Database.Statement;
   private socketCache: { at: number; sockets: TcpSocket[] } | null = null;
   private readonly readProcess: (pid: number) => ProcessSnapshot | null;
   private readonly readSockets: () => TcpSocket[];
-  private readonly c = { events: 0, traced: 0, ignored: 0, processTraces: 0, processGone: 0, networkTraces: 0, errorTraces: 0, patterns: 0, bruteForce: 0, userEnumeration: 0, scans: 0 };
+  private readonly c = { events: 0, traced: 0, ignored: 0, processTraces: 0, processGone: 0, networkTraces: 0, errorTraces: 0, patterns: 0, bruteForce: 0, userEnumeration: 0, scans: 0, patternsResumed: 0 };
 
   constructor(
     private readonly deps: EngineDeps,
@@ -261,6 +287,15 @@ export class SecurityEngine {
     this.contexts = new BoundedMap(k.maxIps);
     this.nextTraceId = maxId(db, 'event_traces') + 1;
     this.nextPatternId = maxId(db, 'trace_patterns') + 1;
+    this.firstPatternIdOfRun = this.nextPatternId;
+    this.resumed = new BoundedMap(k.maxIps);
+    this.storedLogPattern = db.prepare(
+      'SELECT id, first_seen, last_seen, count, severity, evidence FROM trace_patterns WHERE pattern_type = ? AND ip = ? AND id < ? AND last_seen >= ? AND first_seen <= ? ORDER BY last_seen DESC, id DESC LIMIT 4',
+    );
+    this.storedScans = db.prepare(
+      "SELECT id, first_seen, last_seen, count, severity, evidence FROM trace_patterns WHERE pattern_type = ? AND ip = ? AND id < ? AND last_seen >= ? AND first_seen <= ? AND json_extract(evidence, '$.target') = ? " +
+        "AND coalesce(json_extract(evidence, '$.proto'), ?) = ? ORDER BY last_seen DESC, id DESC LIMIT 16",
+    );
     this.readProcess = deps.readProcess ?? ((pid) => readProcess(pid));
     this.readSockets = deps.readSockets ?? (() => readTcpSockets());
   }
@@ -310,7 +345,8 @@ export class SecurityEngine {
     const step: ChainStep = { action: a, eventId: e.id ?? null, t, user: e.user ?? null, service: e.service ?? null };
     const links = summarizeChain([...prior, step]);
     const id = this.nextTraceId++;
-    const severity = eventSeverity(e, tctx);
+    // An error the rule table calls critical (an OOM kill, a full disk) makes a critical trace whatever the line's level.
+    const severity = error?.severity === 'critical' ? Math.max(SEVERITY_FLOOR.critical, eventSeverity(e, tctx)) : eventSeverity(e, tctx);
     const metadata: Record<string, unknown> = { action: a, severity: severityLabel(severity), chain: chainText(links) };
     if (e.user) metadata.user = e.user;
     if (e.service) metadata.service = e.service;
@@ -343,13 +379,22 @@ export class SecurityEngine {
     return id;
   }
 
-  /** Records scan findings (new episodes and updates) from the flow scan adapter. */
-  ingestScanFindings(findings: readonly ScanFinding[]): void {
+  /**
+   * Records scan findings (new episodes and updates) from the flow scan adapter; `windowMs` is the detector's.
+   *
+   * Restarts. The flow table comes back from its snapshot and the adapter feeds its flows to a fresh detector
+   * again, which rebuilds the detector's window (so a scan going on across the restart is still seen whole) and
+   * finds again the episodes the last run reported. A new finding that continues an episode stored by an earlier
+   * run (same type, source, target and protocol; its earliest attempt within a window of the stored last one, the
+   * detector's own rule for one episode) updates that row instead of reporting it again: no second pattern, no
+   * second scan in the reputation, no second trace. Persisting the adapter's watermark instead would not feed
+   * the restored flows, and a scan half before and half after the restart would go unseen.
+   */
+  ingestScanFindings(findings: readonly ScanFinding[], windowMs = SCAN_DEFAULTS.windowMs): void {
     for (const f of findings) {
       const tSec = f.lastMs / 1000;
       let p = this.scanPatterns.get(f);
-      const what = f.type === 'port_scan' ? `${f.distinct} ports of ${f.dst}` : `port ${f.port} on ${f.distinct} hosts`;
-      const description = `${f.type === 'port_scan' ? 'port scan' : 'address scan'}: ${f.src} failed to connect to ${what} in ${Math.round((f.lastMs - f.firstMs) / 1000)}s`;
+      if (!p) p = this.resumeScan(f, windowMs);
       if (!p) {
         p = {
           id: this.nextPatternId++,
@@ -360,7 +405,7 @@ export class SecurityEngine {
           count: f.attempts,
           severity: f.type === 'port_scan' ? 70 : 65,
           evidence: {},
-          description,
+          description: '',
         };
         this.scanPatterns.set(f, p);
         this.c.patterns++;
@@ -379,22 +424,67 @@ export class SecurityEngine {
           severity,
           chain: links,
           services: [],
-          rootCause: description,
+          rootCause: scanDescription(f, f.distinct, f.firstMs / 1000, tSec),
           metadata: { action: f.type, severity: severityLabel(severity), chain: chainText(links), threat_score: roundScore(this.reputation.scoreAt(rep, tSec)), patterns: [{ id: p.id, type: f.type }], flow_keys: f.flowKeys.slice(0, 10) },
         });
         this.c.traced++;
       }
       p.lastSeen = Math.max(p.lastSeen, tSec);
       p.firstSeen = Math.min(p.firstSeen, f.firstMs / 1000);
-      p.count = f.attempts;
-      p.description = description;
+      const limit = this.config.evidenceLimit;
+      // A continued episode keeps what the earlier run recorded; attempts seen by both runs are not counted twice.
+      const targets = p.prior ? union(p.prior.targets, f.targets, limit) : f.targets.slice(0, limit);
+      const flowKeys = p.prior ? union(p.prior.flowKeys, f.flowKeys, limit) : f.flowKeys.slice(0, limit);
+      p.count = p.prior ? Math.max(p.prior.count, f.attempts) : f.attempts;
+      p.description = scanDescription(f, Math.max(f.distinct, p.prior ? targets.length : 0), p.firstSeen, p.lastSeen);
       p.evidence = {
         target: f.type === 'port_scan' ? f.dst : f.port,
-        ...(f.type === 'port_scan' ? { ports: f.targets as number[] } : { hosts: f.targets as string[] }),
-        flow_keys: f.flowKeys.slice(0, this.config.evidenceLimit),
+        proto: f.proto,
+        ...(f.type === 'port_scan' ? { ports: targets as number[] } : { hosts: targets as string[] }),
+        flow_keys: flowKeys,
       };
       this.dirtyPatterns.add(p);
     }
+  }
+
+  /** The stored episode of an earlier run that a new finding continues, if any (see ingestScanFindings). */
+  private resumeScan(f: ScanFinding, windowMs: number): PatternRow | undefined {
+    if (this.firstPatternIdOfRun <= 1) return undefined;
+    const target = f.type === 'port_scan' ? f.dst : f.port;
+    if (target === undefined) return undefined;
+    const rows = this.storedScans.all(f.type, f.src, this.firstPatternIdOfRun, Math.floor((f.firstMs - windowMs) / 1000), Math.ceil(f.lastMs / 1000), target, f.proto, f.proto) as Array<{
+      id: number;
+      first_seen: number;
+      last_seen: number;
+      count: number;
+      severity: number;
+      evidence: string | null;
+    }>;
+    const r = rows.find((x) => !this.resumed.has(x.id));
+    if (!r) return undefined;
+    let ev: PatternRow['evidence'] = {};
+    try {
+      ev = r.evidence ? (JSON.parse(r.evidence) as PatternRow['evidence']) : {};
+    } catch {
+      ev = {};
+    }
+    const stored = (f.type === 'port_scan' ? ev.ports : ev.hosts) ?? [];
+    const p: PatternRow = {
+      id: r.id,
+      type: f.type,
+      ip: f.src,
+      firstSeen: r.first_seen,
+      lastSeen: r.last_seen,
+      count: r.count,
+      severity: r.severity,
+      evidence: ev,
+      description: '',
+      prior: { count: r.count, targets: Array.isArray(stored) ? stored : [], flowKeys: Array.isArray(ev.flow_keys) ? ev.flow_keys : [] },
+    };
+    this.resumed.set(r.id, true);
+    this.scanPatterns.set(f, p);
+    this.c.patternsResumed++;
+    return p;
   }
 
   /** Queues changed reputation entries and patterns for writing (the component calls it every second and at stop). */
@@ -413,7 +503,7 @@ export class SecurityEngine {
   private context(key: string): Context {
     let ctx = this.contexts.get(key);
     if (!ctx) {
-      ctx = { steps: [], failureTimes: [], invalidUsers: new Map(), bruteForce: null, userEnum: null };
+      ctx = { steps: [], failureTimes: [], invalidUsers: new Map(), bruteForce: null, userEnum: null, storedChecked: { bruteForce: false, userEnum: false } };
       this.contexts.set(key, ctx);
     }
     return ctx;
@@ -447,6 +537,10 @@ export class SecurityEngine {
       ctx.failureTimes.push(t);
       if (ctx.failureTimes.length > k.bruteForceFailures) ctx.failureTimes.shift();
       let bf = ctx.bruteForce;
+      if (!bf && !ctx.storedChecked.bruteForce) {
+        ctx.storedChecked.bruteForce = true;
+        bf = ctx.bruteForce = this.resumeLogPattern('ssh_brute_force', e.ip!, t, k.bruteForceWindowSeconds);
+      }
       if (bf && t - bf.lastSeen > k.bruteForceWindowSeconds) bf = ctx.bruteForce = null;
       if (bf) {
         this.extend(bf, t, e);
@@ -468,6 +562,10 @@ export class SecurityEngine {
       users.set(e.user, t);
       if (users.size > MAX_INVALID_USERS) users.delete(users.keys().next().value as string);
       let ue = ctx.userEnum;
+      if (!ue && !ctx.storedChecked.userEnum) {
+        ctx.storedChecked.userEnum = true;
+        ue = ctx.userEnum = this.resumeLogPattern('user_enumeration', e.ip!, t, k.userEnumWindowSeconds);
+      }
       if (ue && t - ue.lastSeen > k.userEnumWindowSeconds) ue = ctx.userEnum = null;
       const recent = [...users].filter(([, ut]) => ut >= t - k.userEnumWindowSeconds).map(([u]) => u);
       if (ue) {
@@ -489,6 +587,28 @@ export class SecurityEngine {
       }
     }
     return out;
+  }
+
+  /**
+   * The brute force or user enumeration episode an earlier run stored for `ip` that an event at `t` continues
+   * (its last evidence within a window before `t`), looked for at the address's first such event of this run.
+   * The per-address windows are memory only: without this, an attack going on across a restart would take the
+   * threshold's failures again to be seen, and then be reported as a second episode.
+   */
+  private resumeLogPattern(type: 'ssh_brute_force' | 'user_enumeration', ip: string, t: number, windowSec: number): PatternRow | null {
+    if (this.firstPatternIdOfRun <= 1) return null;
+    const rows = this.storedLogPattern.all(type, ip, this.firstPatternIdOfRun, Math.floor(t - windowSec), Math.ceil(t)) as Array<{ id: number; first_seen: number; last_seen: number; count: number; severity: number; evidence: string | null }>;
+    const r = rows.find((x) => !this.resumed.has(x.id));
+    if (!r) return null;
+    let evidence: PatternRow['evidence'] = {};
+    try {
+      evidence = r.evidence ? (JSON.parse(r.evidence) as PatternRow['evidence']) : {};
+    } catch {
+      evidence = {};
+    }
+    this.resumed.set(r.id, true);
+    this.c.patternsResumed++;
+    return { id: r.id, type, ip, firstSeen: r.first_seen, lastSeen: r.last_seen, count: r.count, severity: r.severity, evidence, description: '' };
   }
 
   private newPattern(type: string, ip: string, first: number, last: number, count: number, severity: number, evidence: PatternRow['evidence']): PatternRow {

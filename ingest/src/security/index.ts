@@ -94,7 +94,7 @@ export function createSecurityComponent(deps: ComponentDeps, opts: SecurityCompo
   const scanFlows = () => {
     if (!adapter) return;
     try {
-      engine.ingestScanFindings(adapter.scan());
+      engine.ingestScanFindings(adapter.scan(), detector.config.windowMs);
     } catch (err) {
       errors++;
       deps.logger.error({ err }, 'scanning the flow table for port scans failed');

@@ -44,7 +44,7 @@ export interface ThreatCounters {
   bans?: number;
   /** Port scans and sweeps detected from the flow table. */
   scans?: number;
-  /** Accepted logins (password or public key). */
+  /** Accepted logins (password, public key, keyboard-interactive/pam, ...: security/evidence.ts). */
   accepted?: number;
 }
 

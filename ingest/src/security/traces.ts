@@ -7,9 +7,14 @@
 import type { LogAction, LogEvent } from '../logs/events';
 import type { Severity } from '../protocol';
 
-/** Actions that make a trace. Sessions, service start/stop and `other` do not (they are volume, not signal). */
+/**
+ * Actions that make a trace. Sessions, connections, service start/stop and `other` do not (they are volume, not
+ * signal), unless fail2ban counts the line as a failure ({@link isSecurityRelevant}).
+ */
 export const TRACED_ACTIONS: ReadonlySet<LogAction> = new Set<LogAction>([
   'failed_password',
+  'failed_publickey',
+  'auth_failure',
   'invalid_user',
   'accepted_password',
   'accepted_publickey',
@@ -17,8 +22,13 @@ export const TRACED_ACTIONS: ReadonlySet<LogAction> = new Set<LogAction>([
   'preauth_disconnect',
   'max_auth_attempts',
   'pam_auth_failure',
+  'user_not_allowed',
+  'login_refused',
+  'connection_refused',
+  'negotiation_failure',
   'sudo_command',
   'sudo_auth_failure',
+  'sudo_not_allowed',
   'f2b_found',
   'f2b_ban',
   'f2b_unban',
@@ -27,15 +37,22 @@ export const TRACED_ACTIONS: ReadonlySet<LogAction> = new Set<LogAction>([
   'error',
 ]);
 
-/** Failed authentications, the evidence of brute force. */
-export const FAILURE_ACTIONS: ReadonlySet<string> = new Set(['failed_password', 'invalid_user', 'max_auth_attempts', 'pam_auth_failure']);
+/**
+ * Failed or refused authentications: what chains count as failures and what repetition makes more severe. A
+ * rejected public key is not one (clients offer their keys in turn); brute force itself counts what fail2ban counts.
+ */
+export const FAILURE_ACTIONS: ReadonlySet<string> = new Set(['failed_password', 'auth_failure', 'invalid_user', 'max_auth_attempts', 'pam_auth_failure', 'user_not_allowed', 'login_refused']);
 
 export function isErrorLevel(e: LogEvent): boolean {
   return e.level === 'error' || e.level === 'critical';
 }
 
+/**
+ * Whether an event makes a trace. Every event that moves a reputation counter does (a failure fail2ban counts,
+ * whatever its action, an invalid user, a login, a ban), so the live counters equal the offline summary's.
+ */
 export function isSecurityRelevant(e: LogEvent): boolean {
-  return (e.action != null && TRACED_ACTIONS.has(e.action)) || isErrorLevel(e);
+  return (e.action != null && TRACED_ACTIONS.has(e.action)) || e.metadata?.f2b_failure === true || isErrorLevel(e);
 }
 
 /** One earlier event in a causality chain. */
@@ -98,7 +115,13 @@ export interface TraceContext {
 
 const BASE_SEVERITY: Partial<Record<LogAction, number>> = {
   failed_password: 30,
+  failed_publickey: 10,
+  auth_failure: 30,
   invalid_user: 35,
+  user_not_allowed: 35,
+  login_refused: 40,
+  connection_refused: 25,
+  negotiation_failure: 20,
   pam_auth_failure: 30,
   max_auth_attempts: 45,
   preauth_disconnect: 15,
@@ -106,6 +129,7 @@ const BASE_SEVERITY: Partial<Record<LogAction, number>> = {
   accepted_publickey: 5,
   accepted_other: 10,
   sudo_auth_failure: 45,
+  sudo_not_allowed: 50,
   sudo_command: 15,
   f2b_found: 25,
   f2b_ban: 60,
@@ -173,17 +197,33 @@ export function rootCause(e: LogEvent, links: readonly ChainLink[], ctx: TraceCo
   const jail = meta(e, 'jail');
   switch (a) {
     case 'failed_password':
+    case 'auth_failure':
     case 'pam_auth_failure':
     case 'max_auth_attempts':
+    case 'user_not_allowed':
+    case 'login_refused':
     case 'invalid_user': {
       const n = ctx.priorFailures + 1;
-      const what = a === 'invalid_user' ? `login attempt for non-existent user${who}` : `failed login for${who || ' an unknown user'}`;
+      const what =
+        a === 'invalid_user'
+          ? `login attempt for non-existent user${who}`
+          : a === 'user_not_allowed'
+            ? `login for${who || ' a user'} refused by sshd's allow/deny lists`
+            : a === 'login_refused'
+              ? `root login refused`
+              : `failed login for${who || ' an unknown user'}`;
       if (n >= ctx.bruteForceFailures) {
         const users = ctx.priorUsers > 1 ? ` against ${ctx.priorUsers} users` : '';
         return `password guessing${from}${users}: ${n} failures in ${span} (${what})`;
       }
       return `${what}${from}`;
     }
+    case 'failed_publickey':
+      return `public key rejected for${who || ' an unknown user'}${from}`;
+    case 'connection_refused':
+      return `TCP wrappers refused a connection${from}`;
+    case 'negotiation_failure':
+      return `connection${from} gave up before authentication (no identification or no common key exchange): a scanner or an old client`;
     case 'preauth_disconnect':
       return `connection${from} closed before authentication${failures > 0 ? ` after ${failures} failures` : ''}`;
     case 'accepted_password':
@@ -196,6 +236,8 @@ export function rootCause(e: LogEvent, links: readonly ChainLink[], ctx: TraceCo
     }
     case 'sudo_auth_failure':
       return `wrong password for sudo by${who || ' an unknown user'}`;
+    case 'sudo_not_allowed':
+      return `${e.user ?? 'a user'} was refused by sudo (not in sudoers, or a command not allowed)`;
     case 'sudo_command': {
       const cmd = meta(e, 'command');
       return `${e.user ?? 'a user'} ran a command as ${meta(e, 'runAs') ?? 'root'} through sudo${cmd ? `: ${cmd}` : ''}`;

@@ -64,7 +64,7 @@ describe('QueryEditor fields per kind', () => {
     logs: ['Kind', 'CIDR', 'Source', 'Level', 'Text', 'Limit'],
     traces: ['Kind', 'CIDR', 'Min severity', 'Source', 'Limit'],
     threats: ['Kind', 'CIDR', 'Min score', 'Order by', 'Limit'],
-    threat_scores: ['Kind', 'CIDR', 'Min score', 'Interval', 'Limit'],
+    threat_scores: ['Kind', 'CIDR', 'Min score', 'Metric', 'Interval', 'Limit'],
     annotations: ['Kind', 'CIDR', 'Source', 'Limit'],
     stats: ['Kind', 'Source'],
   };
@@ -205,6 +205,7 @@ describe('QueryEditor selections', () => {
   it.each<[QueryKind, string, string, keyof NetwatchQuery, unknown]>([
     ['flows', 'Protocol', 'udp', 'protocol', ['udp']],
     ['flow_series', 'Metric', 'packets', 'metric', ['bytes', 'packets']],
+    ['threat_scores', 'Metric', 'ssh_brute_force', 'metric', ['ssh_brute_force']],
     ['logs', 'Level', 'warning', 'level', ['warning']],
     ['traces', 'Min severity', 'error', 'minSeverity', 'error'],
     ['flow_series', 'Group by', 'dst_port', 'groupBy', 'dst_port'],
