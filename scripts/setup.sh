@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 # Packages each mode needs. libpcap-dev only enables live capture (the `cap` addon), so the demo runs without it.
 case "$mode" in
   demo) required=(); optional=(libpcap-dev) ;;
-  test) required=(libpcap-dev tshark fail2ban fping openssl iproute2 chromium); optional=() ;;
+  test) required=(libpcap-dev tshark fail2ban fping oping iputils-ping openssl iproute2 chromium); optional=() ;;
   bench) required=(libpcap-dev tshark fail2ban fping softflowd tcpdump tcpreplay python3 python3-psutil); optional=() ;;
-  ci) required=(libpcap-dev tshark fail2ban fping openssl softflowd tcpdump tcpreplay python3 python3-psutil iproute2 docker-compose chromium); optional=() ;;
+  ci) required=(libpcap-dev tshark fail2ban fping oping iputils-ping openssl softflowd tcpdump tcpreplay python3 python3-psutil iproute2 docker-compose chromium); optional=() ;;
   *) echo "setup.sh: unknown mode '$mode' (demo|test|bench|ci)" >&2; exit 2 ;;
 esac
 

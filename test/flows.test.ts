@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,8 +29,8 @@ interface Running {
   stderr: () => string;
 }
 
-function startServe(args: string[]): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', '--log-level', 'info', ...args], {
+function startServe(args: string[], nodeArgs: string[] = []): Promise<Running> {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--listen', '127.0.0.1:0', '--log-level', 'info', ...args], {
     env: { PATH: process.env.PATH ?? '' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -82,6 +82,18 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 800
     await sleep(100);
   }
 }
+
+/** Run in a child process: sends `count` datagrams to 127.0.0.1:`port` as fast as it can, prints how many went out. */
+const FLOOD = `
+const dgram = require('node:dgram');
+const [port, count, size] = process.argv.slice(1).map(Number);
+const s = dgram.createSocket('udp4');
+const payload = Buffer.alloc(size, 7);
+let done = 0, ok = 0;
+for (let i = 0; i < count; i++) s.send(payload, port, '127.0.0.1', (err) => {
+  if (!err) ok++;
+  if (++done === count) { process.stdout.write(String(ok)); s.close(); }
+});`;
 
 const pick = (r: Row, keys: string[]) => Object.fromEntries(keys.map((k) => [k, r[k]]));
 const KEYS = ['src_ip', 'src_port', 'dst_ip', 'dst_port', 'protocol', 'packets', 'bytes', 'packets_rev', 'bytes_rev', 'state'];
@@ -155,6 +167,100 @@ describe('serve --interface lo (live libpcap capture)', () => {
       client.close();
       server.close();
       tcp.close();
+    }
+  });
+
+  it("reports the kernel's received and dropped counters in stats, health and system_metrics: none while it keeps up, drops while the service is stopped", async () => {
+    const rx = dgram.createSocket('udp4');
+    rx.on('message', () => undefined);
+    await new Promise<void>((r) => rx.bind(0, '127.0.0.1', r));
+    const port = rx.address().port;
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'netwatch-live-'));
+    const svc = await startServe(['--data-dir', dir, '--interface', 'lo', '--bpf', `udp dst port ${port}`]);
+    const flowStats = async () => ((await (await fetch(`${svc.url}/api/v1/stats`)).json()) as { components: { flows: Record<string, number | string | null> } }).components.flows;
+    const health = async () => (await (await fetch(`${svc.url}/api/v1/health`)).json()) as { status: string; components: { flows: { state: string; detail: string } } };
+    try {
+      const tx = dgram.createSocket('udp4');
+      for (let i = 0; i < 50; i++) {
+        await new Promise<void>((r) => tx.send(Buffer.alloc(100, 3), port, '127.0.0.1', () => r()));
+        await sleep(2);
+      }
+      tx.close();
+      const calm = await until('the 50 datagrams captured', async () => {
+        const f = await flowStats();
+        return f.interface_lo_packets_captured === 50 ? f : undefined;
+      });
+      // lo hands the packet socket each datagram twice (outgoing and incoming); libpcap keeps the incoming one.
+      expect(calm).toMatchObject({ packets_dropped: 0, interface_lo_kernel_dropped: 0, interface_lo_kernel_ring_freezes: null, packets_seen: 50 });
+      expect(calm.packets_received_kernel).toBe(calm.interface_lo_kernel_received);
+      expect(calm.packets_received_kernel as number).toBeGreaterThanOrEqual(100);
+      expect(calm).not.toHaveProperty('packets_dropped_reason');
+      expect((await health()).components.flows.state).toBe('ok');
+
+      // Stopped, the service drains nothing: the capture ring fills and the kernel drops the rest.
+      svc.child.kill('SIGSTOP');
+      const flood = spawnSync(process.execPath, ['-e', FLOOD, String(port), '20000', '200'], { encoding: 'utf8', timeout: 30_000 });
+      svc.child.kill('SIGCONT');
+      expect(flood.stdout).toBe('20000');
+      const f = await until('the drops in the stats, the ring drained', async () => {
+        const x = await flowStats();
+        return (x.packets_dropped as number) > 0 && x.packets_seen === (await flowStats()).packets_seen ? x : undefined;
+      });
+      const dropped = f.packets_dropped as number;
+      expect(dropped).toBeGreaterThan(1000);
+      expect(f.interface_lo_kernel_dropped).toBe(dropped);
+      expect(f.packets_received_kernel as number).toBeGreaterThanOrEqual((f.interface_lo_packets_captured as number) + dropped);
+      expect(f.packets_received_kernel as number).toBeLessThanOrEqual(2 * 20_050 + 200);
+      const h = await health();
+      expect(h.status).toBe('degraded');
+      expect(h.components.flows).toEqual({ state: 'degraded', detail: expect.stringMatching(/^capturing on lo, the kernel dropping packets \(\d+ dropped of \d+\)/) });
+
+      // The same counters through the query protocol's stats kind, and as a rate in system_metrics.
+      const [frame] = await query(svc.url, { kind: 'stats', source: ['flows'] });
+      const byName = Object.fromEntries(frame.rows.map((r) => [r.name, r.value]));
+      expect({ dropped: byName.packets_dropped, lo: byName.interface_lo_kernel_dropped }).toEqual({ dropped, lo: dropped });
+      const grown = await until('capture_dropped in system_metrics', async () => {
+        const frames = await query(svc.url, { kind: 'system_metrics', metric: ['capture_dropped'], aggregate: 'sum', intervalMs: 3_600_000 }, { from: 'now-10m', to: 'now' });
+        const n = frames.flatMap((x) => x.rows).reduce((t, r) => t + ((r.capture_dropped as number | null) ?? 0), 0);
+        return n === dropped ? n : undefined;
+      });
+      expect(grown).toBe(dropped);
+      expect(svc.stderr()).toMatch(/"dropped":\d+[^\n]*the kernel dropped captured packets: the capture ring was full/);
+    } finally {
+      svc.child.kill('SIGCONT');
+      expect(await stop(svc)).toBe(0);
+      rx.close();
+    }
+  });
+
+  it('reports the kernel counters as null with the reason when the packet-stats addon is missing, never as 0', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'netwatch-live-'));
+    // What a machine without a C compiler gets: npm ci skips the optional addon, and require() cannot find it.
+    const hide = path.join(dir, 'hide-packet-stats.js');
+    writeFileSync(
+      hide,
+      `const Module = require('node:module');
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  if (request === '@netwatch/packet-stats') throw Object.assign(new Error("Cannot find module '" + request + "'"), { code: 'MODULE_NOT_FOUND' });
+  return resolve.call(this, request, ...rest);
+};
+`,
+    );
+    const svc = await startServe(['--data-dir', dir, '--interface', 'lo', '--bpf', 'udp dst port 9'], ['--require', hide]);
+    try {
+      const stats = (await (await fetch(`${svc.url}/api/v1/stats`)).json()) as { components: { flows: Record<string, unknown> } };
+      expect(stats.components.flows).toMatchObject({
+        packets_received_kernel: null,
+        packets_dropped: null,
+        packets_dropped_reason: "lo: the @netwatch/packet-stats addon is not available (Cannot find module '@netwatch/packet-stats'); it builds at npm ci with a C compiler",
+        interface_lo_kernel_received: null,
+        interface_lo_kernel_dropped: null,
+        interface_lo_packets_captured: 0,
+      });
+      expect(svc.stderr()).toMatch(/kernel drop counters unavailable: the @netwatch\/packet-stats addon is not available/);
+    } finally {
+      expect(await stop(svc)).toBe(0);
     }
   });
 
@@ -275,6 +381,18 @@ describeWithData('netwatch-ingest flows (offline)', () => {
     expect(table).toHaveLength(2);
     expect(table[0]).toMatch(/^SRC\s+SPORT\s+DST\s+DPORT\s+PROTO\s+PACKETS\s+BYTES\s+PKTS_REV\s+BYTES_REV\s+FIRST_SEEN\s+LAST_SEEN\s+STATE$/);
     expect(table[1].split(/\s+/)).toEqual(['192.168.0.89', '8', '192.168.0.1', '0', 'icmp', '8', '592', '4', '296', '2011-06-27T03:21:27.024Z', '2011-06-27T03:21:30.030Z', 'active']);
+  });
+
+  it('prints the same bytes with the reader thread (--threads 2) as on one thread, for every shared capture and all of them at once', () => {
+    const captures = readdirSync(PCAP).filter((f) => /\.pcap(ng)?$/.test(f)).map((f) => path.join(PCAP, f));
+    for (const args of [...captures.map((f) => [f]), captures]) {
+      for (const format of ['json', 'csv']) {
+        const one = runSync(['flows', '--format', format, '--threads', '1', ...args]);
+        const two = runSync(['flows', '--format', format, '--threads', '2', ...args]);
+        expect({ args, format, code: two.code, stdout: two.stdout, stderr: two.stderr }).toEqual({ args, format, code: 0, stdout: one.stdout, stderr: one.stderr });
+        expect(one.stdout.length).toBeGreaterThan(0);
+      }
+    }
   });
 
   it('prints what a truncated file holds, warns, and exits 0', () => {

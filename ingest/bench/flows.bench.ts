@@ -91,6 +91,7 @@ function offlineComparison(): void {
   const out = path.join(os.tmpdir(), `netwatch-bench-flows-${process.pid}.json`);
   const tools: Array<[string, string]> = [
     ['netwatch-ingest flows --format json', `node ${CLI} flows --format json ${file} > ${out}`],
+    ['netwatch-ingest flows --format json --threads 1', `node ${CLI} flows --format json --threads 1 ${file} > ${out}.1`],
     ['softflowd -r (-m 1000000 -6)', `softflowd -r ${file} -m 1000000 -6 -n 127.0.0.1:9 -d > /dev/null 2>&1`],
     ['tcpdump -r FILE -w /dev/null', `tcpdump -r ${file} -w /dev/null 2> /dev/null`],
   ];
@@ -118,8 +119,15 @@ function offlineComparison(): void {
     const { wall, cpu } = med[k];
     console.log(`| ${name} | ${wall.toFixed(2)} | ${(packets / wall / 1e6).toFixed(2)} M | ${cpu.toFixed(2)} | ${(packets / cpu / 1e6).toFixed(2)} M |`);
   });
-  console.log(`ratio ours / softflowd: ${(med[1].wall / med[0].wall).toFixed(2)}x by wall time, ${(med[1].cpu / med[0].cpu).toFixed(2)}x by CPU time (target: 3x)`);
-  console.log(`ratio ours / tcpdump read floor: ${(med[2].wall / med[0].wall).toFixed(2)}x by wall time, ${(med[2].cpu / med[0].cpu).toFixed(2)}x by CPU time`);
+  const sf = med[2];
+  const td = med[3];
+  console.log(`ratio ours / softflowd: ${(sf.wall / med[0].wall).toFixed(2)}x by wall time, ${(sf.cpu / med[0].cpu).toFixed(2)}x by CPU time (target: 3x)`);
+  console.log(`ratio ours (--threads 1) / softflowd: ${(sf.wall / med[1].wall).toFixed(2)}x by wall time, ${(sf.cpu / med[1].cpu).toFixed(2)}x by CPU time`);
+  console.log(`ratio ours / tcpdump read floor: ${(td.wall / med[0].wall).toFixed(2)}x by wall time, ${(td.cpu / med[0].cpu).toFixed(2)}x by CPU time`);
+  console.log(`3x softflowd would be ${(sf.wall / 3).toFixed(2)} s wall; the tcpdump read floor is ${td.wall.toFixed(2)} s`);
+  const same = spawnSync('cmp', [out, `${out}.1`]).status === 0;
+  console.log(`output of --threads 1 and the default identical: ${same}`);
+  if (!same) throw new Error('the two-thread and one-thread passes printed different output');
   console.log(`load after the runs: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 }
 
@@ -158,6 +166,24 @@ function fill(table: FlowTable, v6: boolean): void {
   }
 }
 
+/** A second packet for every flow of `fill`, 15 s later (so in the next 10 s bucket): each flow leaves one bucket. */
+function refill(table: FlowTable, startSeed: number): void {
+  seed = startSeed;
+  const p = new DecodedPacket();
+  for (let i = 0; i < FLOWS; i++) {
+    const a = (10 << 24) | (rnd() & 0xffffff);
+    p.src[0] = a >>> 0;
+    p.dst[0] = ((172 << 24) | (16 << 16) | (rnd() & 0xffff)) >>> 0;
+    p.protocol = i % 10 === 0 ? 17 : 6;
+    p.srcPort = 1024 + (i % 60000);
+    p.dstPort = PORTS[rnd() % PORTS.length];
+    p.tcpFlags = TCP_ACK;
+    p.wireLength = 60 + (rnd() % 1400);
+    p.tsUs = T0_US + Math.floor((i / FLOWS) * SPAN_US) + 15e6;
+    table.add(p);
+  }
+}
+
 function percentile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
@@ -181,17 +207,20 @@ function time(label: string, runs: number, fn: () => unknown): void {
   );
 }
 
-function memoryRun(v6: boolean): FlowTable {
+function memoryRun(v6: boolean, twoBuckets = false): FlowTable {
   const before = memNow();
   const table = new FlowTable({ maxFlows: FLOWS });
+  const start = seed;
   fill(table, v6);
+  if (twoBuckets) refill(table, start);
   const after = memNow();
   const m = table.memory();
   const perFlow = (after - before) / FLOWS;
   console.log(
-    `memory, ${FLOWS} ${v6 ? 'IPv6' : 'IPv4'} flows, heap + array buffers measured: ${perFlow.toFixed(1)} bytes/flow in all; ` +
-      `of which flow state and index ${(m.flows / FLOWS).toFixed(1)} B/flow, series bucket log ${(m.bucketLog / FLOWS).toFixed(1)} B/flow ` +
-      `(${table.logCapacity} entries x 20 B), bucket totals ${(m.buckets / FLOWS).toFixed(2)} B/flow`,
+    `memory, ${FLOWS} ${v6 ? 'IPv6' : 'IPv4'} flows${twoBuckets ? ', each seen in two buckets' : ''}, heap + array buffers measured: ${perFlow.toFixed(1)} bytes/flow in all; ` +
+      `of which flow state and index ${(m.flows / FLOWS).toFixed(1)} B/flow, series log ${(m.bucketLog / FLOWS).toFixed(1)} B/flow ` +
+      `(${table.logCapacity} entries x 24 B allocated, ${table.liveEntries().end - table.liveEntries().start} used; it may grow to ${(m.bucketLogLimit / FLOWS).toFixed(1)} B/flow), ` +
+      `bucket totals ${(m.buckets / FLOWS).toFixed(2)} B/flow`,
   );
   if (table.size !== FLOWS) throw new Error(`expected ${FLOWS} flows, got ${table.size}`);
   return table;
@@ -201,6 +230,7 @@ console.log(`node ${process.version}, gc ${gc ? 'exposed' : 'NOT exposed (run wi
 if (!process.argv.includes('--table-only')) offlineComparison();
 console.log(`flow table at ${FLOWS} flows:`);
 memoryRun(true);
+memoryRun(false, true);
 const table = memoryRun(false);
 
 // add() throughput: packets on existing flows (the common case) and new-flow creation.

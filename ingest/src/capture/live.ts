@@ -4,9 +4,12 @@
  *
  * `cap` hands each packet over in one reused buffer with no capture timestamp, so packets are stamped on
  * arrival with the monotonic clock mapped once to wall time: timestamps never jump backwards with NTP.
- * It exposes no pcap_stats(); what libpcap delivered is counted here, and kernel-level drops are read by the
- * host metrics from the interface counters.
+ * It exposes no pcap_stats(), so the kernel's own counters for the capture's packet socket (packets that
+ * passed the filter, packets dropped because the ring was full) are read with the `@netwatch/packet-stats`
+ * addon (packet-stats.ts): the socket is the one that appeared while `cap.open` ran, and it is polled every
+ * few seconds and once more right before close.
  */
+import { interfaceIndex, loadPacketStats, matchNewSocket } from './packet-stats';
 
 /** Called synchronously for every packet; `data` is reused for the next packet, so it must not be kept. */
 export type PacketSink = (linkType: number, data: Buffer, captureLength: number, wireLength: number, tsUs: number) => void;
@@ -16,14 +19,35 @@ export interface LiveCaptureOptions {
   bpf?: string;
   /** libpcap's kernel buffer in bytes. */
   bufferSize?: number;
+  /** How often the kernel counters are read. Default 2000 ms. */
+  kernelStatsIntervalMs?: number;
+  /** Wall clock in epoch ms, for kernelLastDropMs. Default Date.now. */
+  now?: () => number;
+  /** Called after a read of the kernel counters that found new drops. */
+  onKernelDrops?: (newDrops: number, stats: LiveCaptureStats) => void;
 }
 
 export interface LiveCaptureStats {
   interface: string;
   linkType: number;
+  /** Packets libpcap handed over (captured). */
   received: number;
   receivedBytes: number;
   truncated: number;
+  /**
+   * The kernel's count of packets that passed the BPF filter, dropped ones included (tp_packets, summed since the
+   * socket opened). On `lo` each packet is counted twice: the socket sees its outgoing and its incoming copy, and
+   * libpcap discards the outgoing one. Null when unknown (kernelUnavailable says why).
+   */
+  kernelReceived: number | null;
+  /** Packets the kernel dropped because the capture ring was full (tp_drops); null when unknown. */
+  kernelDropped: number | null;
+  /** TPACKET_V3 ring freezes; null on V1/V2 rings (cap asks for immediate mode, which libpcap serves with V2). */
+  kernelFreezes: number | null;
+  /** Why the kernel counters are null, else null. */
+  kernelUnavailable: string | null;
+  /** When (epoch ms) a read last found kernelDropped grown; null if it never has. */
+  kernelLastDropMs: number | null;
 }
 
 interface CapInstance {
@@ -87,18 +111,39 @@ export class LiveCapture {
   readonly stats: LiveCaptureStats;
   private cap: CapInstance | null = null;
   private readonly buffer = Buffer.alloc(65536);
+  /** The inode of this capture's packet socket, once matched. */
+  private socketInode: number | null = null;
+  private kernelTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly options: LiveCaptureOptions,
     private readonly sink: PacketSink,
   ) {
-    this.stats = { interface: options.interface, linkType: -1, received: 0, receivedBytes: 0, truncated: 0 };
+    this.stats = {
+      interface: options.interface,
+      linkType: -1,
+      received: 0,
+      receivedBytes: 0,
+      truncated: 0,
+      kernelReceived: null,
+      kernelDropped: null,
+      kernelFreezes: null,
+      kernelUnavailable: 'the capture has not started',
+      kernelLastDropMs: null,
+    };
   }
 
   start(): void {
     const { cap, reason } = loadCap();
     if (!cap) throw new CaptureUnavailableError(reason);
     const c = new cap.Cap();
+    const { addon: packetStats, reason: noPacketStats } = loadPacketStats();
+    let before: Set<number> | string;
+    try {
+      before = packetStats ? new Set(packetStats.read().map((s) => s.inode)) : (noPacketStats ?? 'unavailable');
+    } catch (e) {
+      before = `cannot read the packet sockets' counters: ${(e as Error).message}`;
+    }
     let linkName: string;
     try {
       linkName = c.open(this.options.interface, this.options.bpf ?? '', this.options.bufferSize ?? 16 * 1024 * 1024, this.buffer);
@@ -120,9 +165,64 @@ export class LiveCapture {
       sink(linkType, buf, nbytes, nbytes, tsUs);
     });
     this.cap = c;
+
+    // cap.open() runs synchronously on this thread, so the packet socket that appeared meanwhile is libpcap's.
+    if (typeof before === 'string') {
+      this.stats.kernelUnavailable = before;
+    } else {
+      try {
+        const m = matchNewSocket(before, packetStats!.read(), interfaceIndex(this.options.interface));
+        if (typeof m === 'string') this.stats.kernelUnavailable = m;
+        else {
+          this.socketInode = m.inode;
+          this.stats.kernelUnavailable = null;
+          this.pollKernelStats();
+          this.kernelTimer = setInterval(() => this.pollKernelStats(), this.options.kernelStatsIntervalMs ?? 2000);
+          this.kernelTimer.unref();
+        }
+      } catch (e) {
+        this.stats.kernelUnavailable = `cannot read the packet sockets' counters: ${(e as Error).message}`;
+      }
+    }
+  }
+
+  /**
+   * Reads the kernel counters of this capture's packet socket into `stats`. Safe to call at any time and from
+   * anywhere: the values are totals since the socket opened, so a read only ever adds what is new.
+   */
+  pollKernelStats(): void {
+    if (this.socketInode === null || this.cap === null) return;
+    const { addon } = loadPacketStats();
+    let mine;
+    try {
+      mine = addon!.read().find((s) => s.inode === this.socketInode);
+    } catch (e) {
+      this.stats.kernelUnavailable = `cannot read the packet sockets' counters: ${(e as Error).message}`;
+      return;
+    }
+    if (!mine) return;
+    if (mine.error !== null) {
+      this.stats.kernelUnavailable = `PACKET_STATISTICS failed: ${mine.error}`;
+      return;
+    }
+    const s = this.stats;
+    const newDrops = mine.drops - (s.kernelDropped ?? 0);
+    s.kernelReceived = mine.packets;
+    s.kernelDropped = mine.drops;
+    s.kernelFreezes = mine.freezes;
+    s.kernelUnavailable = null;
+    if (newDrops > 0) {
+      s.kernelLastDropMs = (this.options.now ?? Date.now)();
+      this.options.onKernelDrops?.(newDrops, s);
+    }
   }
 
   stop(): void {
+    if (this.kernelTimer) clearInterval(this.kernelTimer);
+    this.kernelTimer = null;
+    // Last read before close: a closed socket's counts since the previous read are gone with it.
+    this.pollKernelStats();
+    this.socketInode = null;
     if (this.cap) {
       this.cap.close();
       // cap 0.2.1 on Linux stops its uv_poll handle on close() but never uv_close()s it; the handle lives inside

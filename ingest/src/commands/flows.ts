@@ -1,13 +1,15 @@
 /**
  * `netwatch-ingest flows FILE...`: every flow of pcap/pcapng files, through the decoder and flow table that
- * `serve` uses, on the capture's own clock. Output is written with fs.writeSync in large chunks: a million
- * flows of JSON cost less than a tenth of the pass itself that way.
+ * `serve` uses, on the capture's own clock. Output is formatted into a large buffer and
+ * written with fs.writeSync (flow-writer.ts).
  */
-import { writeSync } from 'node:fs';
+import { existsSync, writeSync } from 'node:fs';
+import path from 'node:path';
 import { CaptureFileReader, CaptureFormatError } from '../capture/pcap-file';
-import { FLOW_FIELDS, OfflineFlowPass, flowCsv, flowJson, flowTableHeader, flowTableRow } from '../flows/offline';
+import { FLOW_FIELDS, FlowLineWriter } from '../flows/flow-writer';
+import { OfflineFlowPass, flowTableHeader, flowTableRow, type OfflineFileResult } from '../flows/offline';
 import type { FlowFilter } from '../flows/filter';
-import type { FlowTable, IdleTimeouts } from '../flows/table';
+import type { IdleTimeouts } from '../flows/table';
 import { parseCidr } from '../protocol/cidr';
 import { parseProtocol } from '../protocol/ip-protocols';
 import { parsePortSpec } from '../protocol/ports';
@@ -34,6 +36,9 @@ Flags:
   --idle-timeout S     seconds without packets that end a flow, for every protocol (defaults: TCP 300,
                        UDP/ICMP/other 60; a closed TCP connection lingers 30)
   --max-flows N        flows held at once (default 1000000); beyond it the oldest idle flows are printed early
+  --threads N          2: read and decode the files on a second thread while this one aggregates; 1: both on
+                       one thread; auto (default): 2 when the files add up to 16 MiB or more. The output is
+                       the same.
   -h, --help           this help
 
 ICMP and ICMPv6 carry the type and code in src_port and dst_port. Progress goes to stderr when it is a
@@ -43,17 +48,22 @@ a truncated file), 1 a file is missing or not a capture, 2 usage error.
 
 class UsageError extends Error {}
 
+/** Input size from which `--threads auto` reads on a second thread. */
+const AUTO_THREADS_BYTES = 16 * 1024 * 1024;
+
 export interface FlowsArgs {
   files: string[];
   format: 'table' | 'json' | 'csv';
   filter: FlowFilter;
   idleTimeoutMs?: Partial<IdleTimeouts>;
   maxFlows?: number;
+  /** 2: read and decode on a second thread; 1: everything on this one; auto (default): 2 for inputs of 16 MiB or more. */
+  threads: 1 | 2 | 'auto';
   help: boolean;
 }
 
 export function parseFlowsArgs(argv: readonly string[]): FlowsArgs {
-  const out: FlowsArgs = { files: [], format: 'table', filter: { cidr: [], srcCidr: [], dstCidr: [], port: [], srcPort: [], dstPort: [], protocol: [] }, help: false };
+  const out: FlowsArgs = { files: [], format: 'table', filter: { cidr: [], srcCidr: [], dstCidr: [], port: [], srcPort: [], dstPort: [], protocol: [] }, threads: 'auto', help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const eq = a.indexOf('=');
@@ -111,6 +121,12 @@ export function parseFlowsArgs(argv: readonly string[]): FlowsArgs {
         out.idleTimeoutMs = { tcp: ms, udp: ms, icmp: ms, other: ms };
         break;
       }
+      case '--threads': {
+        const v = value();
+        if (v !== '1' && v !== '2' && v !== 'auto') throw new UsageError('--threads: expected 1, 2 or auto');
+        out.threads = v === 'auto' ? 'auto' : v === '1' ? 1 : 2;
+        break;
+      }
       case '--max-flows': {
         const v = Number(value());
         if (!Number.isInteger(v) || v < 1000 || v > 50_000_000) throw new UsageError('--max-flows: expected an integer from 1000 to 50000000');
@@ -125,41 +141,13 @@ export function parseFlowsArgs(argv: readonly string[]): FlowsArgs {
   return out;
 }
 
-/** Buffers output and writes it in large blocks; a closed pipe (`| head`) ends the output quietly. */
-class Output {
-  private buf = '';
-  closed = false;
-  constructor(private readonly fd: number) {}
-
-  line(s: string): void {
-    if (this.closed) return;
-    this.buf += s + '\n';
-    if (this.buf.length >= 1 << 20) this.flush();
-  }
-
-  flush(): void {
-    if (this.closed || this.buf === '') return;
-    const data = Buffer.from(this.buf);
-    this.buf = '';
-    let off = 0;
-    while (off < data.length) {
-      try {
-        off += writeSync(this.fd, data, off);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EAGAIN') {
-          // A non-blocking pipe that is full: wait a little for the reader.
-          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
-          continue;
-        }
-        if (code === 'EPIPE') {
-          this.closed = true;
-          return;
-        }
-        throw e;
-      }
-    }
-  }
+/**
+ * The built reader thread (dist/flows-worker.js beside the bundle), or null where it is not built (tests run the
+ * sources): the pass then reads and decodes on this thread, with the same results.
+ */
+function offlineWorkerScript(): string | null {
+  const file = path.join(__dirname, 'flows-worker.js');
+  return existsSync(file) ? file : null;
 }
 
 function fileError(file: string, e: unknown): string {
@@ -209,30 +197,24 @@ export function flowsCommand(argv: string[], io: FlowsIo = { stdout: 1, stderr: 
     }
   }
 
-  const out = new Output(io.stdout);
-  const format: (t: FlowTable, s: number, state: number) => string = args.format === 'json' ? flowJson : args.format === 'csv' ? flowCsv : flowTableRow;
-  if (args.format === 'csv') out.line(FLOW_FIELDS.join(','));
-  else if (args.format === 'table') out.line(flowTableHeader());
+  const out = new FlowLineWriter(io.stdout, args.format === 'csv' ? 'csv' : 'json');
+  if (args.format === 'csv') out.text(`${FLOW_FIELDS.join(',')}\n`);
+  else if (args.format === 'table') out.text(`${flowTableHeader()}\n`);
+  // A second thread takes about 25 ms to start: for a small capture it would not pay.
+  const twoThreads = args.threads === 2 || (args.threads === 'auto' && readers.reduce((n, r) => n + r.size, 0) >= AUTO_THREADS_BYTES);
+  const workerScript = twoThreads ? offlineWorkerScript() : null;
   const pass = new OfflineFlowPass({
+    shared: workerScript !== null && args.format !== 'table',
     idleTimeoutMs: args.idleTimeoutMs,
     maxFlows: args.maxFlows,
     filter: args.filter,
-    onFlow: (t, s, state) => out.line(format(t, s, state)),
+    onFlow: args.format === 'table' ? (t, s, state) => out.text(`${flowTableRow(t, s, state)}\n`) : (t, s, state) => out.flow(t, s, state),
   });
 
   let packets = 0;
   let progressAt = 0;
-  readers.forEach((reader, i) => {
+  const fileDone = (i: number, r: OfflineFileResult) => {
     const file = args.files[i];
-    const progress = io.stderrIsTTY
-      ? (read: number) => {
-          const now = Date.now();
-          if (now - progressAt < 200) return;
-          progressAt = now;
-          io.stderr(`\r${file}: ${((100 * read) / Math.max(1, reader.size)).toFixed(1)} %`);
-        }
-      : undefined;
-    const r = pass.addFile(reader, progress);
     packets += r.packets;
     if (io.stderrIsTTY) io.stderr('\r\x1b[K');
     // The reader's last warning says where a truncated or damaged file stopped; the others are skipped blocks.
@@ -242,12 +224,49 @@ export function flowsCommand(argv: string[], io: FlowsIo = { stdout: 1, stderr: 
       const where = r.warnings[r.warnings.length - 1] ?? 'damaged record';
       io.stderr(`netwatch-ingest flows: warning: ${file}: ${where}; printed the flows of the ${r.packets} packets before it\n`);
     }
-  });
-  pass.finish();
+  };
+  const showProgress = (i: number, read: number) => {
+    const now = Date.now();
+    if (now - progressAt < 200) return;
+    progressAt = now;
+    io.stderr(`\r${args.files[i]}: ${((100 * read) / Math.max(1, readers[i].size)).toFixed(1)} %`);
+  };
+  if (workerScript !== null) {
+    // Reading and decoding on a second thread: the readers above only checked the headers.
+    for (const r of readers) r.close();
+    let current = 0;
+    pass.addFilesPipelined(
+      workerScript,
+      args.files,
+      (i, r) => {
+        current = i + 1;
+        fileDone(i, r);
+      },
+      io.stderrIsTTY ? (kib) => current < readers.length && showProgress(current, kib * 1024) : undefined,
+    );
+  } else {
+    readers.forEach((reader, i) => {
+      const r = pass.addFile(reader, io.stderrIsTTY ? (read) => showProgress(i, read) : undefined);
+      fileDone(i, r);
+    });
+  }
+  pass.finish(args.format === 'table' ? undefined : { format: args.format, write: (chunks) => out.writeChunks(chunks) });
   out.flush();
   if (io.stderrIsTTY) {
-    const c = pass.decoder.counters;
+    const c = pass.decodeCounters;
     io.stderr(`${pass.flowsPrinted} flows from ${packets} packets (${c.decoded} decoded, ${c.packets - c.decoded} not IP or skipped)\n`);
   }
   return 0;
+}
+
+/** Runs the command and exits with its code, as `netwatch-ingest flows` (see bin/netwatch-ingest.js and cli.ts run()). */
+export function runFlows(argv: string[]): void {
+  let code: number;
+  try {
+    code = flowsCommand(argv);
+  } catch (e) {
+    process.stderr.write(`netwatch-ingest: ${(e as Error).message}\n`);
+    code = 1;
+  }
+  process.exit(code);
 }

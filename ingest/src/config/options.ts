@@ -71,6 +71,14 @@ export const OPTIONS: readonly OptionDef[] = [
     doc: 'ICMP mechanism: `auto` tries raw sockets (root or CAP_NET_RAW), then unprivileged ICMP sockets, then fping, and logs the choice; `raw` or `fping` insist on one.',
     group: 'pings',
   },
+  {
+    key: 'ping-ttl',
+    type: 'enum',
+    values: ['auto', 'oping', 'ping', 'off'],
+    default: 'auto',
+    doc: 'Where reply TTLs come from that the ICMP mechanism cannot read (IPv6 hop limits under raw sockets, every TTL under fping): a companion echo per target and round by `oping` (one process per round) or `ping` (iputils ping(8), one process per target and round); `auto` tries oping, then ping, and logs the choice; `off` sends no companion (only the IPv4 TTLs raw sockets read are recorded).',
+    group: 'pings',
+  },
   { key: 'collectors', type: 'string', list: true, default: ['cpu', 'memory', 'disk', 'load', 'network', 'capture'], doc: 'Host metric collectors to enable.', group: 'metrics' },
   { key: 'metrics-ring-size', type: 'int', min: 60, max: 86_400, default: 3600, doc: 'Host metric samples (one per second) kept in memory and served at 1 s resolution.', group: 'metrics' },
   { key: 'metrics-persist-interval', type: 'int', min: 1, max: 3600, default: 10, doc: 'Seconds per row of system_metrics, network_metrics, disk_metrics and cpu_metrics: gauges are the mean of the samples, counters the last value.', group: 'metrics' },
@@ -129,6 +137,7 @@ export interface ServeConfig {
   pingSpacing: number;
   pingTimeout: number;
   pingIcmp: 'auto' | 'raw' | 'fping';
+  pingTtl: 'auto' | 'oping' | 'ping' | 'off';
   collectors: string[];
   metricsRingSize: number;
   metricsPersistInterval: number;

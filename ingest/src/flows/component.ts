@@ -44,7 +44,11 @@ export interface CaptureCounters {
   /** Their wire bytes. */
   bytes: number;
   flowsActive: number;
-  /** Packets known to be lost before decoding: always 0, as the cap binding does not expose libpcap's drop counter. */
+  /**
+   * Packets the kernel dropped because a live capture's ring was full (PACKET_STATISTICS, via
+   * @netwatch/packet-stats). A capture whose counters are unknown adds 0 here (the collector needs a number);
+   * the `packets_dropped` stat is null with a reason then.
+   */
   dropped: number;
   /** Source failures (a replay that stopped, a truncated file) plus malformed frames (decode errors). */
   captureErrors: number;
@@ -67,6 +71,9 @@ export interface FlowComponentOptions {
   /** How often the table is swept (idle flows, retention). Default 1000 ms. */
   sweepIntervalMs?: number;
 }
+
+/** Health is degraded while the kernel dropped capture packets within this window. */
+const DROPS_DEGRADED_MS = 60_000;
 
 /** cap's fixed snap length: a frame this long may have been cut, and its wire length is then unknown. */
 const CAP_SNAPLEN = 65535;
@@ -154,6 +161,26 @@ export function createFlowComponent(deps: ComponentDeps, opts: FlowComponentOpti
     for (const l of lives) n += l.stats.truncated;
     return n;
   };
+  /** The kernel counters summed over the live captures; a sum is null when any capture's is unknown. */
+  const kernelTotals = () => {
+    let received: number | null = 0;
+    let dropped: number | null = 0;
+    let knownDropped = 0;
+    let reason: string | null = null;
+    for (const l of lives) {
+      const k = l.stats;
+      if (k.kernelDropped === null || k.kernelReceived === null) {
+        received = dropped = null;
+        reason ??= `${k.interface}: ${k.kernelUnavailable ?? 'unknown'}`;
+        continue;
+      }
+      knownDropped += k.kernelDropped;
+      if (received !== null) received += k.kernelReceived;
+      if (dropped !== null) dropped += k.kernelDropped;
+    }
+    return { received, dropped, knownDropped, reason };
+  };
+  const dropsRising = (l: LiveCapture) => l.stats.kernelLastDropMs !== null && deps.now() - l.stats.kernelLastDropMs < DROPS_DEGRADED_MS;
   const decodeErrors = () => MALFORMED.reduce((n, r) => n + decoder.counters[r], 0);
   const replayErrors = () => replays.reduce((n, r) => n + r.stats.truncatedFiles + (r.stats.error ? 1 : 0), 0);
 
@@ -211,25 +238,47 @@ export function createFlowComponent(deps: ComponentDeps, opts: FlowComponentOpti
   deps.api.registerComponent('flows', {
     health: () => {
       const parts: string[] = [];
-      for (const l of lives) parts.push(`capturing on ${l.stats.interface}`);
+      for (const l of lives) l.pollKernelStats();
+      for (const l of lives) {
+        const k = l.stats;
+        if (dropsRising(l)) parts.push(`capturing on ${k.interface}, the kernel dropping packets (${k.kernelDropped} dropped of ${k.kernelReceived})`);
+        else parts.push(`capturing on ${k.interface}`);
+      }
       for (const r of replays) parts.push(r.stats.error ? `replay of ${r.stats.file} failed: ${r.stats.error}` : `${r.stats.done ? 'replayed' : 'replaying'} ${r.stats.file} (${r.stats.loops} loops)`);
       parts.push(`${table.size} flows, ${(table.fillRatio * 100).toFixed(1)} % of ${table.maxFlows}`);
-      const failed = replays.some((r) => r.stats.error !== null);
+      const failed = replays.some((r) => r.stats.error !== null) || lives.some(dropsRising);
       return { state: failed || table.warning80 ? 'degraded' : 'ok', detail: parts.join('; ') };
     },
     stats: () => {
       const s = flowStats(table);
       const c = decoder.counters;
-      const out: Record<string, number | boolean | null> = {
+      // The kernel counters are running totals, so reading them for every stats request is harmless.
+      for (const l of lives) l.pollKernelStats();
+      const k = kernelTotals();
+      const out: Record<string, number | string | boolean | null> = {
         packets_seen: src.packets,
         bytes_seen: src.bytes,
         packets_decoded: c.decoded,
-        // libpcap's kernel drop counter (pcap_stats) is not exposed by the cap binding: unknown with a live
-        // capture, none otherwise (replays and the demo generator hand over every packet).
-        packets_dropped: lives.length > 0 ? null : 0,
+        // The kernel's counters of the live captures' packet sockets; replays and the demo generator hand over
+        // every packet, so without a live capture nothing is dropped.
+        packets_received_kernel: lives.length > 0 ? k.received : 0,
+        packets_dropped: lives.length > 0 ? k.dropped : 0,
         frames_cut: framesCut(),
         decode_errors: decodeErrors(),
       };
+      if (k.reason !== null) out.packets_dropped_reason = k.reason;
+      for (const l of lives) {
+        const ls = l.stats;
+        const key = `interface_${ls.interface}`;
+        const add = (name: string, v: number | null) => {
+          const prev = out[`${key}_${name}`];
+          out[`${key}_${name}`] = v === null || prev === null ? null : ((prev as number | undefined) ?? 0) + v;
+        };
+        add('packets_captured', ls.received);
+        add('kernel_received', ls.kernelReceived);
+        add('kernel_dropped', ls.kernelDropped);
+        add('kernel_ring_freezes', ls.kernelFreezes);
+      }
       for (const r of SKIP_REASONS) out[`skipped_${snake(r)}`] = c[r];
       out.fragments_first = c.fragmentsFirst;
       out.fragments_later = c.fragmentsLater;
@@ -292,10 +341,17 @@ export function createFlowComponent(deps: ComponentDeps, opts: FlowComponentOpti
       for (const file of config.pcap) CaptureFileReader.open(file).close();
       try {
         for (const name of config.interface) {
-          const live = new LiveCapture({ interface: name, bpf: config.bpf }, liveSink);
+          let warnedMs = 0;
+          const onKernelDrops = (n: number, k: { interface: string; kernelDropped: number | null; kernelReceived: number | null }) => {
+            if (deps.now() - warnedMs < DROPS_DEGRADED_MS) return;
+            warnedMs = deps.now();
+            log.warn({ interface: k.interface, dropped: n, droppedTotal: k.kernelDropped, receivedTotal: k.kernelReceived }, 'the kernel dropped captured packets: the capture ring was full');
+          };
+          const live = new LiveCapture({ interface: name, bpf: config.bpf, now: deps.now, onKernelDrops }, liveSink);
           live.start();
           lives.push(live);
           log.info({ interface: name, linkType: live.stats.linkType, bpf: config.bpf || undefined }, 'live capture started');
+          if (live.stats.kernelUnavailable !== null) log.warn({ interface: name }, `kernel drop counters unavailable: ${live.stats.kernelUnavailable}`);
         }
       } catch (e) {
         for (const l of lives.splice(0)) l.stop();
@@ -337,8 +393,7 @@ export function createFlowComponent(deps: ComponentDeps, opts: FlowComponentOpti
       packets: src.packets,
       bytes: src.bytes,
       flowsActive: table.size,
-      // Unknown for live captures (see packets_dropped in the stats); the collector needs a number.
-      dropped: 0,
+      dropped: kernelTotals().knownDropped,
       captureErrors: replayErrors() + decodeErrors(),
     }),
   };

@@ -71,8 +71,8 @@ class CidrSet {
   }
 
   /** Whether a flow's address (initiator's from srcW0/srcW123, or responder's) lies in any block. */
-  has(w0: Uint32Array, w123: Uint32Array, slot: number, v6: boolean): boolean {
-    return v6 ? this.has6(w0[slot], w123, slot * 3) : this.has4(w0[slot]);
+  has(t: FlowTable, w0: Uint32Array, w123: Uint32Array, slot: number, v6: boolean): boolean {
+    return v6 ? this.has6(w0[slot], w123, t.v6Base(slot)) : this.has4(w0[slot]);
   }
 }
 
@@ -135,9 +135,9 @@ export class CompiledFilter {
       if (((x | y) & PORT_ANY & (x >> 1) & (y >> 2)) === 0) return false;
     }
     const v6 = (t.status[s] & F_V6) !== 0;
-    if (this.any.n > 0 && !this.any.has(t.srcW0, t.srcW123, s, v6) && !this.any.has(t.dstW0, t.dstW123, s, v6)) return false;
-    if (this.src.n > 0 && !this.src.has(t.srcW0, t.srcW123, s, v6)) return false;
-    if (this.dst.n > 0 && !this.dst.has(t.dstW0, t.dstW123, s, v6)) return false;
+    if (this.any.n > 0 && !this.any.has(t, t.srcW0, t.srcW123, s, v6) && !this.any.has(t, t.dstW0, t.dstW123, s, v6)) return false;
+    if (this.src.n > 0 && !this.src.has(t, t.srcW0, t.srcW123, s, v6)) return false;
+    if (this.dst.n > 0 && !this.dst.has(t, t.dstW0, t.dstW123, s, v6)) return false;
     return true;
   }
 
@@ -221,7 +221,7 @@ function cidrPass(t: FlowTable, set: CidrSet, dst: boolean, either: boolean, out
     const s = out[i];
     const v6 = (status[s] & F_V6) !== 0;
     out[m] = s;
-    m += set.has(a0, a123, s, v6) || (either && set.has(dstW0, dstW123, s, v6)) ? 1 : 0;
+    m += set.has(t, a0, a123, s, v6) || (either && set.has(t, dstW0, dstW123, s, v6)) ? 1 : 0;
   }
   return m;
 }

@@ -3,9 +3,14 @@
  * capture, its idle timeout passing (expiry), or room being needed (eviction). Checked on real captures of the
  * shared collection, one of which spans years.
  */
+import { buildSync } from 'esbuild';
+import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { CaptureFileReader } from '../capture/pcap-file';
 import { describeWithData, testDataPath } from '../testing/data';
-import { OfflineFlowPass, flowAddress } from './offline';
+import { FlowLineWriter } from './flow-writer';
+import { OfflineFlowPass, flowAddress, type OfflineFileResult } from './offline';
 import type { FlowTable } from './table';
 
 interface Printed {
@@ -95,5 +100,58 @@ describeWithData('OfflineFlowPass', () => {
     const short = pass('ndpi_gnutella.pcap', { idleTimeoutS: 1 });
     expect(short.printed.length).toBeGreaterThan(long.printed.length);
     expect(perKey(short.printed)).toEqual(perKey(long.printed));
+  });
+});
+
+/**
+ * The two-thread pass of `flows` (reader thread decoding into the packet ring, this thread aggregating, and the
+ * output formatted half here, half there) against the one-thread pass, on every shared capture: the same lines
+ * in the same order, the same decoder counters. The reader thread runs the real worker script, bundled from the
+ * sources with esbuild as `npm run build` does.
+ */
+describeWithData('OfflineFlowPass on two threads', () => {
+  let dir: string;
+  let worker: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'netwatch-offline-'));
+    worker = path.join(dir, 'flows-worker.js');
+    buildSync({ entryPoints: [path.join(__dirname, 'offline-worker.ts')], outfile: worker, bundle: true, platform: 'node', target: 'node20', format: 'cjs', packages: 'external', logLevel: 'warning' });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const captures = readdirSync(testDataPath('pcap')).filter((f) => /\.pcap(ng)?$/.test(f));
+
+  /** The JSON lines of a pass over `files`, and the decoder counters. */
+  function run(files: string[], threads: 1 | 2, opts: { maxFlows?: number } = {}) {
+    const file = path.join(dir, `out-${threads}.json`);
+    const fd = openSync(file, 'w');
+    const out = new FlowLineWriter(fd, 'json');
+    const p = new OfflineFlowPass({ ...opts, shared: threads === 2, minSplit: 1, onFlow: (t, s, state) => out.flow(t, s, state) });
+    const results: OfflineFileResult[] = [];
+    if (threads === 2) {
+      p.addFilesPipelined(worker, files, (i, r) => (results[i] = r));
+      p.finish({ format: 'json', write: (chunks) => out.writeChunks(chunks) });
+    } else {
+      files.forEach((f, i) => (results[i] = p.addFile(CaptureFileReader.open(f))));
+      p.finish();
+    }
+    out.flush();
+    closeSync(fd);
+    return { lines: readFileSync(file, 'utf8'), counters: { ...p.decodeCounters }, results, printed: p.flowsPrinted };
+  }
+
+  it.each(captures)('gives the same output for %s', (name) => {
+    const file = testDataPath('pcap', name);
+    const one = run([file], 1);
+    const two = run([file], 2);
+    expect(two).toEqual(one);
+    expect(one.lines.split('\n').length - 1).toBe(one.printed);
+  });
+
+  it('gives the same output for several files in one pass, with evictions at a small --max-flows', () => {
+    const files = ['ndpi_gnutella.pcap', 'zeek_ftp-ipv6.pcap', 'zeek_icmp.pcap', 'ndpi_alexa-app.pcapng'].map((f) => testDataPath('pcap', f));
+    const one = run(files, 1, { maxFlows: 1000 });
+    expect(run(files, 2, { maxFlows: 1000 })).toEqual(one);
+    expect(one.results.map((r) => r.packets)).toEqual(files.map((f) => pass(path.basename(f)).decoder.counters.packets));
   });
 });

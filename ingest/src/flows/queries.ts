@@ -290,10 +290,10 @@ function seriesGrouping(t: FlowTable, by: FlowGroupBy, subnetPrefix: number, gro
       const mask = v4Mask(subnetPrefix);
       return {
         name: by,
-        groupOf: (s) => groups.id(v6(s) ? `${t.srcW0[s]}:${t.srcW123[s * 3]}` : (t.srcW0[s] & mask) >>> 0, s),
+        groupOf: (s) => groups.id(v6(s) ? `${t.srcW0[s]}:${t.addrWord(false, s, 1)}` : (t.srcW0[s] & mask) >>> 0, s),
         label: (g) => {
           const s = groups.rep[g];
-          if (v6(s)) return `${formatIPv6(t.srcW0[s], t.srcW123[s * 3], 0, 0)}/64`;
+          if (v6(s)) return `${formatIPv6(t.srcW0[s], t.addrWord(false, s, 1), 0, 0)}/64`;
           return `${formatIPv4((t.srcW0[s] & mask) >>> 0)}/${subnetPrefix}`;
         },
       };
@@ -357,22 +357,49 @@ function seriesGrid(t: FlowTable, fromMs: number, toMs: number, intervalMs: numb
 }
 
 /**
- * Visits every log entry of the grid's buckets that belongs to a live flow: (slot, point index, bytes, packets).
+ * Visits the traffic of every live flow in each bucket of the grid: (slot, point index, bytes, packets). A flow's
+ * traffic in a bucket it has left is the difference of its consecutive log entries (the first against zero); in
+ * its open bucket, its totals minus its last entry. Entries are walked oldest first from the start of the log,
+ * which holds everything written inside the window: a flow's entry before its first one inside the window is
+ * needed only for buckets outside it.
  */
 function forEachEntry(t: FlowTable, grid: SeriesGrid, visit: (slot: number, k: number, bytes: number, packets: number) => void): void {
-  const cap = t.logCapacity;
-  const { entSlot, entGen, entBytes, entPackets, gen, status } = t;
-  for (let bno = grid.b0; bno <= grid.b1; bno++) {
-    const ring = t.ringIndex(bno);
-    if (ring < 0) continue;
-    const k = Math.floor((bno * grid.bucketMs) / grid.intervalMs) - grid.k0;
-    const { start, end } = t.bucketEntries(ring);
-    let pos = start % cap;
-    for (let seq = start; seq < end; seq++) {
-      const s = entSlot[pos];
-      if (status[s] !== 0 && entGen[pos] === gen[s]) visit(s, k, entBytes[pos], entPackets[pos]);
-      if (++pos === cap) pos = 0;
+  const n = t.scanLimit;
+  const { entSlot, entGen, entBytes, entPackets, gen, status, firstRel, lastRel, bytesFwd, bytesRev, packetsFwd, packetsRev } = t;
+  const mask = t.logCapacity - 1;
+  const prevBytes = new Float64Array(n);
+  const prevPackets = new Float64Array(n);
+  // 1 once the walk has met the flow's baseline; 2 when its baseline is unknown (the log dropped entries of
+  // flows this old), so its traffic is known only from its second entry on.
+  const seen = new Uint8Array(n);
+  const dropRel = t.logDropRel;
+  const pointOf = (bno: number) => (bno >= grid.b0 && bno <= grid.b1 ? Math.floor((bno * grid.bucketMs) / grid.intervalMs) - grid.k0 : -1);
+  const { start, end } = t.liveEntries();
+  for (let seq = start; seq < end; seq++) {
+    const pos = seq & mask;
+    const s = entSlot[pos];
+    if (s >= n || status[s] === 0 || entGen[pos] !== gen[s]) continue;
+    const bytes = entBytes[pos];
+    const packets = entPackets[pos];
+    if (seen[s] === 0 && firstRel[s] <= dropRel) {
+      seen[s] = 2;
+    } else {
+      seen[s] = 1;
+      const k = pointOf(t.entryBucket(pos));
+      if (k >= 0) visit(s, k, bytes - prevBytes[s], packets - prevPackets[s]);
     }
+    prevBytes[s] = bytes;
+    prevPackets[s] = packets;
+  }
+  const epoch = t.epochMs;
+  const loRel = grid.b0 * grid.bucketMs - epoch;
+  const hiRel = (grid.b1 + 1) * grid.bucketMs - epoch;
+  for (let s = 0; s < n; s++) {
+    if (status[s] === 0 || lastRel[s] < loRel || lastRel[s] >= hiRel) continue;
+    if (seen[s] === 0 && firstRel[s] <= dropRel) continue;
+    const k = Math.floor((epoch + lastRel[s]) / grid.intervalMs) - grid.k0;
+    const packets = Math.min(0xffffffff, packetsFwd[s] + packetsRev[s]);
+    visit(s, k, bytesFwd[s] + bytesRev[s] - prevBytes[s], packets - prevPackets[s]);
   }
 }
 

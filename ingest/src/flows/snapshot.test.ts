@@ -118,7 +118,7 @@ describe('flow snapshots', () => {
 
   const corruptions: Array<[string, (b: Buffer) => Buffer, RegExp]> = [
     ['a flipped magic byte', (b) => flip(b, 0), /bad magic/],
-    ['a flipped version byte', (b) => flip(b, 8), /version 254/],
+    ['a flipped version byte', (b) => flip(b, 8), /has version 253; this build reads version 2$/],
     ['a flipped flow count', (b) => flip(b, 16), /announces/],
     ['a flipped checksum', (b) => flip(b, 28), /CRC-32/],
     ['a flipped epoch byte in the header', (b) => flip(b, 45), /CRC-32/],

@@ -1,14 +1,16 @@
 /**
  * Flow table snapshots, so a restart keeps the last hour of flows and series.
  *
- * Format (little-endian), version 1:
+ * Format (little-endian), version 2:
  *   header, 64 bytes: magic "NWFLOWS\0", version u32, header length u32, flow count u32, bucket count u32,
  *     entry count u32, CRC-32 u32, reserved 4 bytes, epoch ms f64, clock µs f64, bucket width ms f64
  *   flows, 80 bytes each, oldest first within each aging class: status u8, protocol u8, TCP flags fwd/rev u8,
  *     ports u16 x2, source and destination address 4 x u32 each, packets fwd/rev u32, bytes fwd/rev f64,
  *     first/last seen epoch ms f64
  *   buckets, 36 bytes each, oldest first: bucket number f64, bytes f64, packets f64, new flows f64, entry count u32
- *   entries, 16 bytes each, bucket by bucket: flow record number u32, packets u32, bytes f64
+ *   entries, 24 bytes each, in the order they were written, grouped by the bucket current then: flow record
+ *     number u32, the flow's packets u32 and bytes f64 up to the end of the bucket it left, that bucket's number f64
+ *     (see the series log in table.ts; version 1 held per-bucket deltas and is not read)
  * The CRC covers the whole file with the CRC field read as zero, so any flipped byte, header included, is caught.
  *
  * Bucket log entries are restored exactly for flows that survive the load; entries of flows already gone when
@@ -22,11 +24,11 @@ import { crc32 } from 'node:zlib';
 import { F_LIVE, type FlowTable, type RestoredFlow } from './table';
 
 const MAGIC = Buffer.from('NWFLOWS\0', 'latin1');
-const VERSION = 1;
+const VERSION = 2;
 const HEADER = 64;
 const FLOW_RECORD = 80;
 const BUCKET_RECORD = 36;
-const ENTRY_RECORD = 16;
+const ENTRY_RECORD = 24;
 const CRC_OFFSET = 28;
 
 export interface SnapshotSaved {
@@ -60,7 +62,7 @@ export function saveSnapshot(t: FlowTable, path: string): SnapshotSaved {
       const { start, end } = t.bucketEntries(ring);
       const entries: number[] = [];
       for (let seq = start; seq < end; seq++) {
-        const pos = seq % t.logCapacity;
+        const pos = seq & (t.logCapacity - 1);
         const s = t.entSlot[pos];
         if (t.status[s] !== 0 && t.entGen[pos] === t.gen[s]) entries.push(pos);
       }
@@ -115,6 +117,7 @@ export function saveSnapshot(t: FlowTable, path: string): SnapshotSaved {
       buf.writeUInt32LE(record[t.entSlot[pos]], o);
       buf.writeUInt32LE(t.entPackets[pos], o + 4);
       buf.writeDoubleLE(t.entBytes[pos], o + 8);
+      buf.writeDoubleLE(t.entryBucket(pos), o + 16);
       o += ENTRY_RECORD;
     }
   }
@@ -242,7 +245,7 @@ export function loadSnapshot(t: FlowTable, path: string, nowUs: number): Snapsho
       if (!open) continue;
       const rec = buf.readUInt32LE(e);
       const slot = rec < flowCount ? slotOf[rec] : -1;
-      if (slot >= 0 && t.status[slot] !== 0 && t.gen[slot] === genOf[rec]) t.restoreEntry(slot, buf.readDoubleLE(e + 8), buf.readUInt32LE(e + 4));
+      if (slot >= 0 && t.status[slot] !== 0 && t.gen[slot] === genOf[rec]) t.restoreEntry(slot, buf.readDoubleLE(e + 16), buf.readDoubleLE(e + 8), buf.readUInt32LE(e + 4));
     }
   }
   t.sweep();

@@ -1,5 +1,6 @@
 import { DecodedPacket } from '../decode/packet';
 import { parseCidr } from '../protocol/cidr';
+import { formatIPv6 } from '../protocol/ip';
 import { queryFlowSeries, queryFlows } from './queries';
 import { FlowTable, type FlowTableConfig } from './table';
 import { ALL_TIME, T0, feed, filter, pick, rows, type PacketSpec } from './test-packets';
@@ -337,6 +338,36 @@ describe('FlowTable: capacity', () => {
     expect([has(0), has(N - 100_001), has(N - 100_000), has(N - 1)]).toEqual([0, 0, 1, 1]);
   });
 
+  it('reuses the IPv6 address pool under a flood of IPv6 sources: it grows to maxFlows entries and no further', () => {
+    const t = new FlowTable({ maxFlows: 20_000 });
+    const p = new DecodedPacket();
+    p.family = 6;
+    p.protocol = 17;
+    p.dst.set([0x20010db8, 0, 0, 0x53]);
+    p.dstPort = 53;
+    p.srcPort = 33333;
+    p.wireLength = 80;
+    const N = 200_000;
+    const source = (i: number) => [0x20010db8, 0x1000, Math.imul(i + 1, 0x9e3779b1) >>> 0, i];
+    for (let i = 0; i < N; i++) {
+      p.src.set(source(i));
+      p.tsUs = us(0) + i * 10;
+      t.add(p);
+      if (i === 30_000) expect(t.srcW123.length).toBe(3 * 20_000);
+    }
+    expect({ pool: t.srcW123.length, created: t.counters().flowsCreated, evictions: t.counters().evictions }).toEqual({ pool: 3 * 20_000, created: N, evictions: N - 20_000 });
+    // The newest 20,000 sources are stored, each with its own words: every one is found again, and read back whole.
+    for (let i = N - 20_000; i < N; i++) {
+      p.src.set(source(i));
+      t.add(p);
+    }
+    expect(t.counters().flowsCreated).toBe(N);
+    const stored = rows(queryFlows(t, filter({ srcCidr: [parseCidr('2001:db8:0:1000::/64')] }), { ...ALL_TIME, limit: 100_000 }));
+    const text = (i: number) => formatIPv6(...(source(i) as [number, number, number, number]));
+    const want = Array.from({ length: 20_000 }, (_, k) => text(N - 20_000 + k)).sort();
+    expect(stored.map((r) => `${r.src_ip as string}`).sort()).toEqual(want);
+  });
+
   it('evicts the oldest idle flow first, even when an active flow is older', () => {
     const specs: PacketSpec[] = [];
     for (let i = 0; i < 5; i++) specs.push({ src: A, sport: 1000 + i, dst: B, dport: 22, flags: 'A', t: 0 });
@@ -482,18 +513,68 @@ describe('FlowTable: time buckets', () => {
     expect(all).toHaveLength(6);
   });
 
-  it('keeps global bucket totals exact when the bucket log drops entries', () => {
+  it('gives each flow exactly its own traffic in every bucket, out-of-order packets included', () => {
+    // The traffic above, with a fifth of the packets up to 15 s late (the bucket of a late packet is the one its
+    // flow was last seen in, as for the global totals).
+    const specs = traffic().map((p, i) => (i % 5 === 3 ? { ...p, t: Math.max(0, (p.t ?? 0) - 15_000) } : p));
+    const t = tableWith(specs);
+    const key = (a: string, ap: number, b: string, bp: number) => `${a}:${ap}>${b}:${bp}`;
+    // Reference: replay the flow's last-seen time per packet.
+    const want = new Map<string, number[]>();
+    const last = new Map<string, number>();
+    for (const p of specs) {
+      const k = [key(p.src, p.sport!, p.dst, p.dport!), key(p.dst, p.dport!, p.src, p.sport!)].sort()[0];
+      const seen = Math.max(last.get(k) ?? -Infinity, p.t!);
+      last.set(k, seen);
+      const bucket = Math.floor((T0 + seen) / 10_000) - Math.floor(T0 / 10_000);
+      const v = want.get(k) ?? [];
+      v[bucket] = (v[bucket] ?? 0) + p.len!;
+      want.set(k, v);
+    }
+    const got = new Map<string, number[]>();
+    for (const f of flows(t)) {
+      const only = filter({
+        srcCidr: [parseCidr(f.src_ip as string)],
+        dstCidr: [parseCidr(f.dst_ip as string)],
+        srcPort: [[f.src_port as number, f.src_port as number]],
+        dstPort: [[f.dst_port as number, f.dst_port as number]],
+      });
+      const [series] = queryFlowSeries(t, only, { ...ALL_TIME, intervalMs: 10_000, metric: 'bytes' });
+      const k = [key(f.src_ip as string, f.src_port as number, f.dst_ip as string, f.dst_port as number), key(f.dst_ip as string, f.dst_port as number, f.src_ip as string, f.src_port as number)].sort()[0];
+      got.set(k, (series.data.values[1] as number[]).map((v) => v * 10));
+    }
+    const dense = (m: Map<string, number[]>) => new Map([...m].map(([k, v]) => [k, Array.from({ length: 60 }, (_, i) => v[i] ?? 0)]));
+    expect(dense(got)).toEqual(dense(want));
+    // And the global series is their sum, bucket by bucket.
+    const [total] = queryFlowSeries(t, filter(), { ...ALL_TIME, intervalMs: 10_000, metric: 'bytes' });
+    const sums = Array.from({ length: 60 }, (_, i) => [...dense(want).values()].reduce((a, v) => a + v[i], 0));
+    expect(Array.from({ length: 60 }, (_, i) => ((total.data.values[1] as number[])[i] ?? 0) * 10)).toEqual(sums);
+  });
+
+  it('keeps global bucket totals exact when the bucket log drops entries, and flows with lost entries out of filtered series', () => {
+    // 40 flows, each with a packet in two buckets: 40 entries through a log of 16.
     const t = new FlowTable({ maxFlows: 100, bucketLogEntries: 16 });
     const specs: PacketSpec[] = [];
     for (let i = 0; i < 40; i++) specs.push({ src: A, sport: 1000 + i, dst: B, dport: 53, proto: 'udp', t: i, len: 100 });
+    for (let i = 0; i < 40; i++) specs.push({ src: A, sport: 1000 + i, dst: B, dport: 53, proto: 'udp', t: 10_000 + i, len: 100 });
     feed(t, specs);
     const [series] = queryFlowSeries(t, filter(), { ...ALL_TIME, intervalMs: 10_000, metric: 'bytes' });
     const [logged] = queryFlowSeries(t, filter({ protocol: [17] }), { ...ALL_TIME, intervalMs: 10_000, metric: 'bytes' });
-    expect({
-      drops: t.counters().bucketLogDrops,
-      total: (series.data.values[1] as number[]).reduce((a, v) => a + v * 10, 0),
-      logged: (logged.data.values[1] as number[]).reduce((a, v) => a + v * 10, 0),
-    }).toEqual({ drops: 24, total: 4000, logged: 1600 });
+    const values = (f: typeof series) => (f.data.values[1] as number[]).map((v) => v * 10);
+    // Unfiltered: the bucket totals. Filtered: the 16 flows whose entries survived, from their open bucket on.
+    expect({ drops: t.counters().bucketLogDrops, total: values(series), logged: values(logged) }).toEqual({ drops: 24, total: [4000, 4000], logged: [0, 1600] });
+  });
+
+  it('costs no log entry for a flow seen in one bucket only, and one per bucket a flow leaves', () => {
+    const t = new FlowTable({ maxFlows: 100 });
+    const specs: PacketSpec[] = [];
+    for (let i = 0; i < 50; i++) specs.push({ src: A, sport: 1000 + i, dst: B, dport: 53, proto: 'udp', t: i, len: 100 });
+    // One flow in buckets 0, 2 and 5: it leaves two of them.
+    for (const ms of [0, 5, 20_000, 20_001, 50_000]) specs.push({ src: A, sport: 999, dst: B, dport: 80, t: ms, len: 100 });
+    feed(t, specs);
+    const { start, end } = t.liveEntries();
+    const [series] = queryFlowSeries(t, filter({ port: [[80, 80]] }), { ...ALL_TIME, intervalMs: 10_000, metric: 'packets' });
+    expect({ entries: end - start, packets: (series.data.values[1] as number[]).map((v) => v * 10) }).toEqual({ entries: 2, packets: [2, 0, 2, 0, 0, 1] });
   });
 });
 

@@ -16,9 +16,13 @@
  * stored as Uint32 milliseconds from a table epoch (49 days of range; the epoch is moved forward when the
  * clock nears 2^31 ms, see `rebase`).
  *
- * Series. A ring of time buckets covers the retention window. Each bucket holds global totals and, in a
- * separate bounded log, one (slot, generation, bytes, packets) entry per flow active in that bucket; the
- * generation tells a query whether the slot still holds the flow that wrote the entry.
+ * Series. A ring of time buckets covers the retention window. Each bucket holds global totals. Per flow, a log
+ * records the buckets it has left: when a flow's first packet in a new bucket arrives, one entry (slot,
+ * generation, the bucket it leaves, its byte and packet totals so far) is appended. A flow's traffic in a bucket
+ * is therefore the difference of two consecutive entries, and in its latest bucket its totals minus its last
+ * entry; a flow seen in one bucket only, as most are, costs no entry at all. The generation tells a query whether
+ * the slot still holds the flow that wrote the entry. Nothing of this touches memory per packet beyond the
+ * flow's own fields: an entry is written once per flow and bucket.
  */
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../decode/packet';
 
@@ -54,9 +58,10 @@ export interface FlowTableConfig {
   /** Defaults in {@link IdleTimeouts}: tcp 300 s, tcpClosed 30 s, udp/icmp/other 60 s. */
   idleTimeoutMs?: Partial<IdleTimeouts>;
   /**
-   * Capacity of the per-bucket flow log (20 bytes an entry), shared by all buckets of the window as a ring.
-   * Default 2 * maxFlows. When it wraps inside the window the oldest entries are lost and counted in
-   * `bucketLogDrops`; global bucket totals stay exact.
+   * Most entries of the series log (24 bytes an entry, see Series above), shared by all buckets of the window as
+   * a ring that grows by doubling as needed up to this bound. Default 2 * maxFlows: every flow of a full table
+   * leaving two buckets inside the window. Past it the oldest entries are lost and counted in `bucketLogDrops`;
+   * global bucket totals stay exact, and so do the series of flows younger than the lost entries.
    */
   bucketLogEntries?: number;
   /**
@@ -70,7 +75,33 @@ export interface FlowTableConfig {
    * them off: the bucket log is the part of add() that touches memory beyond the flow's own fields.
    */
   series?: boolean;
+  /**
+   * Keep the per-flow columns on SharedArrayBuffers, so another thread can read them: the offline `flows`
+   * command formats half of its output on its reader thread once the pass is over. Default false.
+   */
+  shared?: boolean;
 }
+
+/** The per-flow columns another thread can be given to read (see FlowTableConfig.shared). */
+export const FLOW_COLUMNS = [
+  'status',
+  'proto',
+  'srcW0',
+  'srcW123',
+  'dstW0',
+  'dstW123',
+  'v6Slot',
+  'srcPort',
+  'dstPort',
+  'tcpFlagsFwd',
+  'tcpFlagsRev',
+  'packetsFwd',
+  'packetsRev',
+  'bytesFwd',
+  'bytesRev',
+  'firstRel',
+  'lastRel',
+] as const;
 
 export type FlowRemoval = 'evicted' | 'expired';
 
@@ -105,8 +136,10 @@ export interface FlowTableCounters {
 export interface FlowTableMemory {
   /** Per-flow storage plus the hash index: what grows with maxFlows. */
   flows: number;
-  /** The bucket ring's per-flow log. */
+  /** The series log as allocated now (it grows with the flows that span buckets). */
   bucketLog: number;
+  /** What the series log may grow to (`bucketLogEntries`). */
+  bucketLogLimit: number;
   /** The bucket ring's global totals. */
   buckets: number;
 }
@@ -138,8 +171,17 @@ const SLOT_BITS = 26;
 const SLOT_MASK = (1 << SLOT_BITS) - 1;
 const TAG_MASK = 31;
 const MAX_LOAD = 0.7;
-/** Index positions to start with; the index doubles as flows arrive (growIndex). */
-const INITIAL_INDEX = 4096;
+/**
+ * Index positions to start with; the index doubles as flows arrive (growIndex). Small, so that the first growth
+ * comes within the first few hundred flows, before V8 optimises create(): optimised code deoptimises on a branch
+ * it has never seen taken.
+ */
+const INITIAL_INDEX = 256;
+/** IPv6 word pool entries to start with (see srcW123). */
+const INITIAL_V6 = 1024;
+/** Series log entries to start with; the log doubles as needed (growLog). */
+const INITIAL_LOG = 4096;
+const ENTRY_BYTES = 24;
 const U32_MAX = 0xffffffff;
 /**
  * Aging lists are ordered by last-seen in grains of 2^10 ms (about 1 s): eviction and retention pick the oldest
@@ -149,6 +191,10 @@ const AGE_GRAIN_SHIFT = 10;
 /** Rebase the epoch once the clock is this far past it, long before Uint32 milliseconds overflow. */
 const REBASE_AT_MS = 2 ** 31;
 const NO_TIME = -1;
+// Indexes into FlowTable.nums.
+const CLOCK = 0;
+const BYTES = 1;
+const PACKETS = 2;
 
 // Builtins bound once at module scope. Jest runs modules in a vm context, where each global lookup (`Math`)
 // goes through the context's interceptor: that made the hash 300 times slower under test. In plain Node the
@@ -164,19 +210,19 @@ function classOfProtocol(proto: number): number {
 }
 
 /**
- * Hash of one endpoint (address words and port). The flow hash adds the two endpoint hashes, so it is the
- * same for both directions; addition rather than XOR keeps flows between an address and itself distinct.
+ * Hash of one endpoint. The flow hash adds the two endpoint hashes, so it is the same for both directions;
+ * addition rather than XOR keeps flows between an address and itself distinct. Each endpoint goes through a
+ * multiply-xorshift step of its own before the sum: a sum of linear terms would make (A:p, B:q) and (A:q, B:p)
+ * collide. IPv6 words 1-3 are folded in only when present, so an IPv4 key costs two multiplications an end.
  */
-function endpointHash(a0: number, a1: number, a2: number, a3: number, port: number): number {
-  let h = imul(a0 ^ 0x2545f491, 0x9e3779b1) ^ port;
-  h = imul(h ^ (h >>> 15), 0x85ebca6b) ^ a1;
-  h = imul(h ^ (h >>> 13), 0xc2b2ae35) ^ a2;
-  h = imul(h ^ (h >>> 16), 0x27d4eb2f) ^ a3;
-  h = imul(h ^ (h >>> 15), 0x165667b1);
-  return h ^ (h >>> 16);
+function endpointHash(a0: number, a1: number, a2: number, a3: number, port: number, v6: boolean): number {
+  let h = a0 ^ imul(port + 0x7f4a7c15, 0x9e3779b1);
+  if (v6) h ^= imul(a1, 0x85ebca6b) ^ imul(a2, 0xc2b2ae35) ^ imul(a3, 0x27d4eb2f);
+  h = imul(h ^ (h >>> 16), 0x7feb352d);
+  return imul(h ^ (h >>> 15), 0x846ca68b);
 }
 
-/** murmur3's finalizer over the combined endpoints and the non-directional part of the key. */
+/** murmur3's 32-bit finalizer over the combined endpoints and the non-directional part of the key. */
 function finishHash(endpoints: number, extra: number): number {
   let h = (endpoints + imul(extra, 0x9e3779b1)) | 0;
   h = imul(h ^ (h >>> 16), 0x85ebca6b);
@@ -184,10 +230,28 @@ function finishHash(endpoints: number, extra: number): number {
   return h ^ (h >>> 16);
 }
 
-/** Whether words 1-3 of an address column hold (w1, w2, w3). */
-function eq123(a: Uint32Array, slot: number, w1: number, w2: number, w3: number): boolean {
-  const b = slot * 3;
-  return a[b] === w1 && a[b + 1] === w2 && a[b + 2] === w3;
+/** The index hash of a key whose ICMP type is already mapped (icmpKeyType); address words as int32. */
+function keyHashOf(v6: boolean, icmp: boolean, proto: number, sp: number, dp: number, s0: number, s1: number, s2: number, s3: number, d0: number, d1: number, d2: number, d3: number): number {
+  if (icmp) {
+    const e = endpointHash(s0, s1, s2, s3, 0, v6) + endpointHash(d0, d1, d2, d3, 0, v6);
+    return finishHash(e, (sp << 8) | dp | (proto << 16) | (v6 ? 1 << 24 : 0));
+  }
+  const e = endpointHash(s0, s1, s2, s3, sp, v6) + endpointHash(d0, d1, d2, d3, dp, v6);
+  return finishHash(e, proto | (v6 ? 1 << 24 : 0));
+}
+
+/**
+ * The hash FlowTable.addFields expects with a packet's fields (address words as int32): the same for both
+ * directions of a flow. Exported so that the thread that decodes the packets can compute it.
+ */
+export function flowHash(v6: boolean, proto: number, srcPort: number, dstPort: number, s0: number, s1: number, s2: number, s3: number, d0: number, d1: number, d2: number, d3: number): number {
+  const icmp = proto === 1 || proto === 58;
+  return keyHashOf(v6, icmp, proto, icmp ? icmpKeyType(proto, srcPort) : srcPort, dstPort, s0, s1, s2, s3, d0, d1, d2, d3);
+}
+
+/** Whether words 1-3 of an address, at `b` of a pool array, are (w1, w2, w3). */
+function eq123(a: Uint32Array, b: number, w1: number, w2: number, w3: number): boolean {
+  return (a[b] | 0) === w1 && (a[b + 1] | 0) === w2 && (a[b + 2] | 0) === w3;
 }
 
 /**
@@ -214,13 +278,19 @@ export class FlowTable {
   readonly proto: Uint8Array;
   /**
    * Initiator address, word 0: all of an IPv4 address, the top of an IPv6 one. A column of its own (words 1-3
-   * in `srcW123`) so a CIDR scan streams 4 bytes a flow and an IPv4 key compare touches one cache line.
+   * elsewhere) so a CIDR scan streams 4 bytes a flow and an IPv4 key compare touches one cache line.
    */
   readonly srcW0: Uint32Array;
-  /** Words 1-3 of the initiator address, 3 per slot; zero for IPv4. */
-  readonly srcW123: Uint32Array;
   readonly dstW0: Uint32Array;
-  readonly dstW123: Uint32Array;
+  /**
+   * Words 1-3 of the addresses of IPv6 flows, 3 per entry of a pool that grows with the IPv6 flows stored (up to
+   * maxFlows): an IPv4 flow, most of any real mix, costs them no memory. A flow's entry is `v6Slot[slot]`
+   * (see v6Base); `addrWord` reads through it. While an entry is free its first word links the free list.
+   */
+  srcW123: Uint32Array;
+  dstW123: Uint32Array;
+  /** Pool entry of an IPv6 flow's words 1-3; meaningless for IPv4 flows. */
+  readonly v6Slot: Int32Array;
   /** Ports; for ICMP the request type and the code. */
   readonly srcPort: Uint16Array;
   readonly dstPort: Uint16Array;
@@ -237,10 +307,14 @@ export class FlowTable {
   /** Incremented each time a slot is reused, so bucket log entries of an earlier flow are recognised. */
   readonly gen: Uint32Array;
   private readonly prev: Int32Array;
+  /** Entries of the IPv6 word pool: allocated, ever used, head of the free list (-1 if empty). */
+  private v6Cap: number;
+  private v6High = 0;
+  private v6Free = -1;
+  /** Allocates a Uint32Array, shared or not as the table's columns are (for the pool's growth). */
+  private readonly u32: (len: number) => Uint32Array;
   /** Aging-list successor, or the next free slot while the slot is free. */
   private readonly next: Int32Array;
-  /** Ring position of the slot's latest bucket log entry, -1 if none. */
-  private readonly lastEntry: Int32Array;
   /** Open-addressing index of the flows, grown by doubling up to `maxIndexSize` (see growIndex). */
   private index: Int32Array;
   private indexSize: number;
@@ -263,24 +337,34 @@ export class FlowTable {
   /** Epoch µs at which the bucket after the current one starts. */
   private nextBucketUs = -Infinity;
   private curRing = 0;
-  private curStartSeq = 0;
-  private curStartPos = 0;
+  /** Table-relative ms at which the current bucket starts: a packet at or after it is in the current bucket. */
+  private curStartRel = 0;
   private oldestLiveSeq = 0;
 
-  // Bucket log: a ring of entries shared by the buckets, in bucket order.
-  readonly logCapacity: number;
-  readonly entSlot: Int32Array;
-  readonly entGen: Uint32Array;
-  readonly entBytes: Float64Array;
-  readonly entPackets: Uint32Array;
+  // Series log: a ring of entries in the order they were written (see Series above), grown up to logLimit.
+  /** Entries the ring holds now: a power of two. */
+  logCapacity: number;
+  readonly logLimit: number;
+  entSlot: Int32Array;
+  entGen: Uint32Array;
+  /** The bucket the flow left, as its absolute number modulo 2^32 (see entryBucket). */
+  entBucket: Uint32Array;
+  /** The flow's bytes and packets (both directions, packets saturating at 2^32 - 1) up to the end of that bucket. */
+  entBytes: Float64Array;
+  entPackets: Uint32Array;
   /** Entries ever appended; entry `seq` lives at ring position seq % logCapacity. */
   private logSeq = 0;
-  private logPos = 0;
+  /** Table-relative ms of the last entry written when the log dropped a live one, -1 if it never did. */
+  private dropRel = -1;
 
   private count = 0;
   private highWater = 0;
   private freeHead = -1;
-  private clockUs = NO_TIME;
+  /**
+   * Per-packet doubles in a typed array rather than in fields: V8 boxes a double stored in an object field in a
+   * heap number, and a new one per packet cost a minor GC every 30,000 packets. [clock µs, bytes, packets].
+   */
+  private readonly nums = Float64Array.of(NO_TIME, 0, 0);
   private epoch = NO_TIME;
   private warned = false;
   private readonly warnAt: number;
@@ -288,8 +372,6 @@ export class FlowTable {
   private readonly onRemove: ((slot: number, reason: FlowRemoval) => void) | null;
   private readonly series: boolean;
 
-  private nPackets = 0;
-  private nBytes = 0;
   private nCreated = 0;
   private nEvictions = 0;
   private nExpired = 0;
@@ -300,6 +382,7 @@ export class FlowTable {
   private kV6 = false;
   private kProto = 0;
   private kIcmp = false;
+  private kIcmpReply = false;
   private kS0 = 0;
   private kS1 = 0;
   private kS2 = 0;
@@ -337,26 +420,33 @@ export class FlowTable {
     this.rearmAt = floor(maxFlows * 0.7);
 
     const n = maxFlows;
-    this.status = new Uint8Array(n);
-    this.proto = new Uint8Array(n);
-    this.srcW0 = new Uint32Array(n);
-    this.srcW123 = new Uint32Array(3 * n);
-    this.dstW0 = new Uint32Array(n);
-    this.dstW123 = new Uint32Array(3 * n);
-    this.srcPort = new Uint16Array(n);
-    this.dstPort = new Uint16Array(n);
-    this.tcpFlagsFwd = new Uint8Array(n);
-    this.tcpFlagsRev = new Uint8Array(n);
-    this.packetsFwd = new Uint32Array(n);
-    this.packetsRev = new Uint32Array(n);
-    this.bytesFwd = new Float64Array(n);
-    this.bytesRev = new Float64Array(n);
-    this.firstRel = new Uint32Array(n);
-    this.lastRel = new Uint32Array(n);
+    const shared = config.shared === true;
+    const u8 = (len: number) => (shared ? new Uint8Array(new SharedArrayBuffer(len)) : new Uint8Array(len));
+    const u16 = (len: number) => (shared ? new Uint16Array(new SharedArrayBuffer(2 * len)) : new Uint16Array(len));
+    const u32 = (len: number) => (shared ? new Uint32Array(new SharedArrayBuffer(4 * len)) : new Uint32Array(len));
+    const f64 = (len: number) => (shared ? new Float64Array(new SharedArrayBuffer(8 * len)) : new Float64Array(len));
+    this.status = u8(n);
+    this.proto = u8(n);
+    this.srcW0 = u32(n);
+    this.dstW0 = u32(n);
+    this.v6Cap = Math.min(n, INITIAL_V6);
+    this.srcW123 = u32(3 * this.v6Cap);
+    this.dstW123 = u32(3 * this.v6Cap);
+    this.v6Slot = shared ? new Int32Array(new SharedArrayBuffer(4 * n)) : new Int32Array(n);
+    this.u32 = u32;
+    this.srcPort = u16(n);
+    this.dstPort = u16(n);
+    this.tcpFlagsFwd = u8(n);
+    this.tcpFlagsRev = u8(n);
+    this.packetsFwd = u32(n);
+    this.packetsRev = u32(n);
+    this.bytesFwd = f64(n);
+    this.bytesRev = f64(n);
+    this.firstRel = u32(n);
+    this.lastRel = u32(n);
     this.gen = new Uint32Array(n);
     this.prev = new Int32Array(n);
     this.next = new Int32Array(n);
-    this.lastEntry = new Int32Array(n).fill(-1);
     // Not a power of two: ceil(n / 0.7) instead of the next power of two saves 2.7 bytes a flow at 1M.
     this.maxIndexSize = Math.max(8, Math.ceil(n / MAX_LOAD));
     this.indexSize = Math.min(this.maxIndexSize, INITIAL_INDEX);
@@ -370,16 +460,18 @@ export class FlowTable {
     this.bucketNewFlows = new Float64Array(this.bucketCount);
     this.bucketStart = new Float64Array(this.bucketCount);
 
-    this.logCapacity = config.series === false ? 16 : Math.max(16, config.bucketLogEntries ?? 2 * n);
+    this.logLimit = config.series === false ? 16 : Math.max(16, config.bucketLogEntries ?? 2 * n);
+    this.logCapacity = Math.min(INITIAL_LOG, 2 ** Math.ceil(Math.log2(this.logLimit)));
     this.entSlot = new Int32Array(this.logCapacity);
     this.entGen = new Uint32Array(this.logCapacity);
+    this.entBucket = new Uint32Array(this.logCapacity);
     this.entBytes = new Float64Array(this.logCapacity);
     this.entPackets = new Uint32Array(this.logCapacity);
   }
 
   /** The table clock: the largest packet timestamp seen or time passed to `sweep`, epoch µs (0 before any). */
   nowUs(): number {
-    return this.clockUs === NO_TIME ? 0 : this.clockUs;
+    return this.nums[CLOCK] === NO_TIME ? 0 : this.nums[CLOCK];
   }
 
   /** Epoch milliseconds that stored `firstRel`/`lastRel` values count from. */
@@ -389,7 +481,7 @@ export class FlowTable {
 
   /** The clock in table-relative milliseconds. */
   nowRel(): number {
-    return this.clockUs === NO_TIME ? 0 : floor(this.clockUs / 1000) - this.epochMs;
+    return this.nums[CLOCK] === NO_TIME ? 0 : floor(this.nums[CLOCK] / 1000) - this.epochMs;
   }
 
   /** Slots in use are all below this bound: queries scan [0, scanLimit). */
@@ -412,8 +504,8 @@ export class FlowTable {
 
   counters(): FlowTableCounters {
     return {
-      packets: this.nPackets,
-      bytes: this.nBytes,
+      packets: this.nums[PACKETS],
+      bytes: this.nums[BYTES],
       flowsCreated: this.nCreated,
       flowsActive: this.count,
       evictions: this.nEvictions,
@@ -432,6 +524,7 @@ export class FlowTable {
       this.srcW123.byteLength +
       this.dstW0.byteLength +
       this.dstW123.byteLength +
+      this.v6Slot.byteLength +
       this.srcPort.byteLength +
       this.dstPort.byteLength +
       this.tcpFlagsFwd.byteLength +
@@ -445,18 +538,23 @@ export class FlowTable {
       this.gen.byteLength +
       this.prev.byteLength +
       this.next.byteLength +
-      this.lastEntry.byteLength +
       // The index at the size it grows to: what the table is bounded by, not what it uses while far from full.
       this.maxIndexSize * Int32Array.BYTES_PER_ELEMENT;
-    const bucketLog = this.entSlot.byteLength + this.entGen.byteLength + this.entBytes.byteLength + this.entPackets.byteLength;
+    const bucketLog = this.logCapacity * ENTRY_BYTES;
     const buckets = 5 * this.bucketNo.byteLength;
-    return { flows, bucketLog, buckets };
+    return { flows, bucketLog, bucketLogLimit: 2 ** Math.ceil(Math.log2(this.logLimit)) * ENTRY_BYTES, buckets };
   }
 
   /** Word k (0-3, big-endian order) of a flow's initiator address, or of its responder's when `dst`. */
   addrWord(dst: boolean, slot: number, k: number): number {
     if (k === 0) return dst ? this.dstW0[slot] : this.srcW0[slot];
-    return (dst ? this.dstW123 : this.srcW123)[slot * 3 + k - 1];
+    if ((this.status[slot] & F_V6) === 0) return 0;
+    return (dst ? this.dstW123 : this.srcW123)[this.v6Slot[slot] * 3 + k - 1];
+  }
+
+  /** Index of an IPv6 flow's word 1 in srcW123/dstW123 (words 2 and 3 follow). */
+  v6Base(slot: number): number {
+    return this.v6Slot[slot] * 3;
   }
 
   /** Active, idle or closed (FLOW_*) at the table clock. */
@@ -468,11 +566,72 @@ export class FlowTable {
 
   /** Accounts one packet. */
   add(p: DecodedPacket): void {
-    const tsUs = p.tsUs;
+    const s = p.src;
+    const d = p.dst;
+    // Key words as int32 (what `| 0` makes of a Uint32Array element): small integers to V8, where uint32 values
+    // above 2^31 would be doubles, boxed on every store to a field.
+    this.setKey(p.family === 6, p.protocol, p.srcPort, p.dstPort, s[0] | 0, s[1] | 0, s[2] | 0, s[3] | 0, d[0] | 0, d[1] | 0, d[2] | 0, d[3] | 0);
+    this.account(p.tsUs, p.tcpFlags, p.wireLength, this.keyHash());
+  }
+
+  /**
+   * Accounts one packet given as its fields (address words as int32) and its `flowHash`, computed where it was
+   * decoded: the offline pass hands packets over from its reader thread this way (packet-ring.ts). @internal
+   */
+  addFields(
+    v6: boolean,
+    proto: number,
+    tcpFlags: number,
+    srcPort: number,
+    dstPort: number,
+    wireLength: number,
+    tsUs: number,
+    s0: number,
+    s1: number,
+    s2: number,
+    s3: number,
+    d0: number,
+    d1: number,
+    d2: number,
+    d3: number,
+    hash: number,
+  ): void {
+    this.setKey(v6, proto, srcPort, dstPort, s0, s1, s2, s3, d0, d1, d2, d3);
+    this.account(tsUs, tcpFlags, wireLength, hash);
+  }
+
+  /** The key of the packet being added, in the k* fields (ICMP echo replies keyed by their request's type). */
+  private setKey(v6: boolean, proto: number, srcPort: number, dstPort: number, s0: number, s1: number, s2: number, s3: number, d0: number, d1: number, d2: number, d3: number): void {
+    const icmp = proto === 1 || proto === 58;
+    let sp = srcPort;
+    let icmpReply = false;
+    if (icmp) {
+      const t = icmpKeyType(proto, sp);
+      icmpReply = t !== sp;
+      sp = t;
+    }
+    this.kV6 = v6;
+    this.kProto = proto;
+    this.kIcmp = icmp;
+    this.kIcmpReply = icmpReply;
+    this.kS0 = s0;
+    this.kS1 = s1;
+    this.kS2 = s2;
+    this.kS3 = s3;
+    this.kD0 = d0;
+    this.kD1 = d1;
+    this.kD2 = d2;
+    this.kD3 = d3;
+    this.kSp = sp;
+    this.kDp = dstPort;
+  }
+
+  /** Accounts the packet whose key setKey has set; `h` is keyHash() of that key. */
+  private account(tsUs: number, tcpFlags: number, wl: number, h: number): void {
     const tsMs = floor(tsUs / 1000);
     if (this.epoch === NO_TIME) this.epoch = tsMs - this.retentionMs;
-    if (tsUs > this.clockUs) {
-      this.clockUs = tsUs;
+    if (tsUs > this.nums[CLOCK]) {
+      this.nums[CLOCK] = tsUs;
       // One comparison per packet instead of two divisions: the bucket number changes once per bucket.
       if (tsUs >= this.nextBucketUs) this.advance(floor(tsMs / this.bucketMs));
     }
@@ -480,34 +639,12 @@ export class FlowTable {
     if (rel < 0) rel = 0;
     else if (rel > U32_MAX) rel = U32_MAX;
 
-    const proto = p.protocol;
+    const proto = this.kProto;
     const isTcp = proto === 6;
-    const icmp = proto === 1 || proto === 58;
-    const flags = isTcp ? p.tcpFlags : 0;
+    const icmp = this.kIcmp;
+    const icmpReply = this.kIcmpReply;
+    const flags = isTcp ? tcpFlags : 0;
     const pureSyn = isTcp && (flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN;
-    let sp = p.srcPort;
-    let icmpReply = false;
-    if (icmp) {
-      const t = icmpKeyType(proto, sp);
-      icmpReply = t !== sp;
-      sp = t;
-    }
-    const s = p.src;
-    const d = p.dst;
-    this.kV6 = p.family === 6;
-    this.kProto = proto;
-    this.kIcmp = icmp;
-    this.kS0 = s[0];
-    this.kS1 = s[1];
-    this.kS2 = s[2];
-    this.kS3 = s[3];
-    this.kD0 = d[0];
-    this.kD1 = d[1];
-    this.kD2 = d[2];
-    this.kD3 = d[3];
-    this.kSp = sp;
-    this.kDp = p.dstPort;
-    const h = this.keyHash();
 
     let slot = this.lookup(h);
     if (slot >= 0) {
@@ -529,10 +666,10 @@ export class FlowTable {
 
     // Direction of this packet relative to the flow's initiator.
     const v6 = this.kV6;
-    const fromSrc = this.srcW0[slot] === this.kS0 && (!v6 || eq123(this.srcW123, slot, this.kS1, this.kS2, this.kS3));
+    const fromSrc = (this.srcW0[slot] | 0) === this.kS0 && (!v6 || eq123(this.srcW123, this.v6Base(slot), this.kS1, this.kS2, this.kS3));
     let fwd: boolean;
     if (icmp) {
-      const toSrc = this.dstW0[slot] === this.kS0 && (!v6 || eq123(this.dstW123, slot, this.kS1, this.kS2, this.kS3));
+      const toSrc = (this.dstW0[slot] | 0) === this.kS0 && (!v6 || eq123(this.dstW123, this.v6Base(slot), this.kS1, this.kS2, this.kS3));
       // Pings to oneself have both ends equal: only the type tells the direction.
       fwd = fromSrc && toSrc ? !icmpReply : fromSrc;
     } else {
@@ -548,7 +685,20 @@ export class FlowTable {
       this.status[slot] = st;
     }
 
-    const wl = p.wireLength;
+    const prevLast = this.lastRel[slot];
+    const newLast = rel > prevLast ? rel : prevLast;
+    if (this.series) {
+      // The packet counts in the bucket of the flow's last-seen time: its own for packets in order, so global
+      // totals and the flow's series agree even for a packet that arrives late.
+      const inCurrent = newLast >= this.curStartRel;
+      if (!created && (inCurrent ? prevLast < this.curStartRel : this.bucketOfRel(prevLast) !== this.bucketOfRel(newLast))) {
+        const pk = this.packetsFwd[slot] + this.packetsRev[slot];
+        this.appendEntry(slot, this.bucketOfRel(prevLast), this.bytesFwd[slot] + this.bytesRev[slot], pk > U32_MAX ? U32_MAX : pk);
+      }
+      const ring = inCurrent ? this.curRing : this.ringOfRel(newLast);
+      this.bucketBytes[ring] += wl;
+      this.bucketPackets[ring]++;
+    }
     if (fwd) {
       const c = this.packetsFwd[slot];
       if (c !== U32_MAX) this.packetsFwd[slot] = c + 1;
@@ -561,7 +711,6 @@ export class FlowTable {
       this.tcpFlagsRev[slot] |= flags;
     }
     let moved = false;
-    const prevLast = this.lastRel[slot];
     if (rel > prevLast) {
       this.lastRel[slot] = rel;
       // Re-queue only when last-seen enters a new aging grain: the lists stay sorted by grain, and a busy
@@ -584,9 +733,8 @@ export class FlowTable {
       }
     }
 
-    if (this.series) this.logPacket(slot, wl);
-    this.nPackets++;
-    this.nBytes += wl;
+    this.nums[PACKETS]++;
+    this.nums[BYTES] += wl;
   }
 
   /**
@@ -595,9 +743,9 @@ export class FlowTable {
    * the packet clock enters a new bucket.
    */
   sweep(nowUs?: number): void {
-    if (nowUs !== undefined && nowUs > this.clockUs) this.clockUs = nowUs;
-    if (this.clockUs === NO_TIME) return;
-    const nowMs = floor(this.clockUs / 1000);
+    if (nowUs !== undefined && nowUs > this.nums[CLOCK]) this.nums[CLOCK] = nowUs;
+    if (this.nums[CLOCK] === NO_TIME) return;
+    const nowMs = floor(this.nums[CLOCK] / 1000);
     if (this.epoch === NO_TIME) this.epoch = nowMs - this.retentionMs;
     const bno = floor(nowMs / this.bucketMs);
     if (bno > this.curBucket) this.advance(bno);
@@ -622,12 +770,13 @@ export class FlowTable {
   }
 
   /**
-   * The log entries of a bucket still in the ring, as sequence numbers [start, end): position = seq % logCapacity.
-   * An entry belongs to a live flow only if entGen matches gen[entSlot].
+   * The log entries written while a bucket was the current one and still in the log, as sequence numbers
+   * [start, end): position = seq & (logCapacity - 1). An entry belongs to a live flow only if entGen matches
+   * gen[entSlot].
    */
   bucketEntries(ring: number): { start: number; end: number } {
     const bno = this.bucketNo[ring];
-    const start = Math.max(this.bucketStart[ring], this.logSeq - this.logCapacity);
+    const start = Math.max(this.bucketStart[ring], this.oldestLiveSeq);
     const end = bno === this.curBucket ? this.logSeq : this.bucketStart[(bno + 1) % this.bucketCount];
     return { start, end: Math.max(start, end) };
   }
@@ -635,59 +784,63 @@ export class FlowTable {
   // ---- internals ----
 
   private keyHash(): number {
-    if (this.kIcmp) {
-      const e = endpointHash(this.kS0, this.kS1, this.kS2, this.kS3, 0) + endpointHash(this.kD0, this.kD1, this.kD2, this.kD3, 0);
-      return finishHash(e, (this.kSp << 8) | this.kDp | (this.kProto << 16) | (this.kV6 ? 1 << 24 : 0));
-    }
-    const e = endpointHash(this.kS0, this.kS1, this.kS2, this.kS3, this.kSp) + endpointHash(this.kD0, this.kD1, this.kD2, this.kD3, this.kDp);
-    return finishHash(e, this.kProto | (this.kV6 ? 1 << 24 : 0));
+    return keyHashOf(this.kV6, this.kIcmp, this.kProto, this.kSp, this.kDp, this.kS0, this.kS1, this.kS2, this.kS3, this.kD0, this.kD1, this.kD2, this.kD3);
   }
 
   /** The hash a stored flow was indexed under (same function as keyHash, from the slot's fields). */
   private slotHash(slot: number): number {
-    const b = slot * 3;
+    const v6 = (this.status[slot] & F_V6) !== 0;
+    // IPv4 flows read pool entry 0 through a zero base, but endpointHash ignores words 1-3 for them.
+    const b = v6 ? this.v6Base(slot) : 0;
     const a = this.srcW123;
     const z = this.dstW123;
-    const a0 = this.srcW0[slot];
-    const z0 = this.dstW0[slot];
+    const a0 = this.srcW0[slot] | 0;
+    const z0 = this.dstW0[slot] | 0;
     const proto = this.proto[slot];
-    const v6 = (this.status[slot] & F_V6) !== 0 ? 1 << 24 : 0;
+    const v6bit = v6 ? 1 << 24 : 0;
     if (proto === 1 || proto === 58) {
-      const e = endpointHash(a0, a[b], a[b + 1], a[b + 2], 0) + endpointHash(z0, z[b], z[b + 1], z[b + 2], 0);
-      return finishHash(e, (this.srcPort[slot] << 8) | this.dstPort[slot] | (proto << 16) | v6);
+      const e = endpointHash(a0, a[b] | 0, a[b + 1] | 0, a[b + 2] | 0, 0, v6) + endpointHash(z0, z[b] | 0, z[b + 1] | 0, z[b + 2] | 0, 0, v6);
+      return finishHash(e, (this.srcPort[slot] << 8) | this.dstPort[slot] | (proto << 16) | v6bit);
     }
-    const e = endpointHash(a0, a[b], a[b + 1], a[b + 2], this.srcPort[slot]) + endpointHash(z0, z[b], z[b + 1], z[b + 2], this.dstPort[slot]);
-    return finishHash(e, proto | v6);
+    const e =
+      endpointHash(a0, a[b] | 0, a[b + 1] | 0, a[b + 2] | 0, this.srcPort[slot], v6) + endpointHash(z0, z[b] | 0, z[b + 1] | 0, z[b + 2] | 0, this.dstPort[slot], v6);
+    return finishHash(e, proto | v6bit);
   }
 
   private home(h: number): number {
-    // Lemire's multiply-shift range reduction: no power-of-two size needed.
-    return floor(((h >>> 0) * this.indexSize) / 4294967296);
+    // Lemire's multiply-shift range reduction: no power-of-two size needed. Scaling by 2^-32 is exact, so this is
+    // floor(h * size / 2^32) without a division; the result is below size < 2^27, so `| 0` floors it.
+    return ((h >>> 0) * this.indexSize * 2.3283064365386963e-10) | 0;
   }
 
+  /** Whether the flow in `slot` has the current key, in either direction. */
   private keyMatches(slot: number): boolean {
-    const v6 = this.kV6;
-    if (this.proto[slot] !== this.kProto || ((this.status[slot] & F_V6) !== 0) !== v6) return false;
-    // Words 1-3 of IPv4 addresses are zero on both sides: only IPv6 needs them compared.
-    const a0 = this.srcW0[slot];
-    const z0 = this.dstW0[slot];
+    if (this.proto[slot] !== this.kProto) return false;
+    const a0 = this.srcW0[slot] | 0;
+    const z0 = this.dstW0[slot] | 0;
     const sp = this.srcPort[slot];
     const dp = this.dstPort[slot];
-    const srcIsS = a0 === this.kS0 && (!v6 || eq123(this.srcW123, slot, this.kS1, this.kS2, this.kS3));
-    const dstIsD = z0 === this.kD0 && (!v6 || eq123(this.dstW123, slot, this.kD1, this.kD2, this.kD3));
+    const v6 = this.kV6;
+    if (((this.status[slot] & F_V6) !== 0) !== v6) return false;
     if (this.kIcmp) {
+      // ICMP "ports" are (request type, code) whichever way the packet went.
       if (sp !== this.kSp || dp !== this.kDp) return false;
-      if (srcIsS && dstIsD) return true;
-    } else if (srcIsS && dstIsD && sp === this.kSp && dp === this.kDp) {
-      return true;
-    } else if (sp !== this.kDp || dp !== this.kSp) {
-      return false;
+      if (a0 === this.kS0 && z0 === this.kD0 && (!v6 || this.v6Same(slot))) return true;
+      return a0 === this.kD0 && z0 === this.kS0 && (!v6 || this.v6Swapped(slot));
     }
-    return (
-      a0 === this.kD0 &&
-      z0 === this.kS0 &&
-      (!v6 || (eq123(this.srcW123, slot, this.kD1, this.kD2, this.kD3) && eq123(this.dstW123, slot, this.kS1, this.kS2, this.kS3)))
-    );
+    if (a0 === this.kS0 && z0 === this.kD0 && sp === this.kSp && dp === this.kDp) return !v6 || this.v6Same(slot);
+    return a0 === this.kD0 && z0 === this.kS0 && sp === this.kDp && dp === this.kSp && (!v6 || this.v6Swapped(slot));
+  }
+
+  /** IPv6 words 1-3 of the slot equal the key's, in the key's direction. */
+  private v6Same(slot: number): boolean {
+    const b = this.v6Base(slot);
+    return eq123(this.srcW123, b, this.kS1, this.kS2, this.kS3) && eq123(this.dstW123, b, this.kD1, this.kD2, this.kD3);
+  }
+
+  private v6Swapped(slot: number): boolean {
+    const b = this.v6Base(slot);
+    return eq123(this.srcW123, b, this.kD1, this.kD2, this.kD3) && eq123(this.dstW123, b, this.kS1, this.kS2, this.kS3);
   }
 
   /** Slot of the indexed flow with the current key, or -1; `probePos` is left at the match or the free position. */
@@ -733,27 +886,20 @@ export class FlowTable {
     this.index[this.probePos] = entry;
     if (old >= 0) this.status[old] &= ~F_INDEXED;
 
-    const b = slot * 3;
-    const a = this.srcW123;
-    const z = this.dstW123;
-    if (reverse) {
-      this.srcW0[slot] = this.kD0;
-      a[b] = this.kD1;
-      a[b + 1] = this.kD2;
-      a[b + 2] = this.kD3;
-      this.dstW0[slot] = this.kS0;
-      z[b] = this.kS1;
-      z[b + 1] = this.kS2;
-      z[b + 2] = this.kS3;
-    } else {
-      this.srcW0[slot] = this.kS0;
-      a[b] = this.kS1;
-      a[b + 1] = this.kS2;
-      a[b + 2] = this.kS3;
-      this.dstW0[slot] = this.kD0;
-      z[b] = this.kD1;
-      z[b + 1] = this.kD2;
-      z[b + 2] = this.kD3;
+    this.srcW0[slot] = reverse ? this.kD0 : this.kS0;
+    this.dstW0[slot] = reverse ? this.kS0 : this.kD0;
+    if (this.kV6) {
+      const e = this.alloc6();
+      this.v6Slot[slot] = e;
+      const b = e * 3;
+      const a = this.srcW123;
+      const z = this.dstW123;
+      a[b] = reverse ? this.kD1 : this.kS1;
+      a[b + 1] = reverse ? this.kD2 : this.kS2;
+      a[b + 2] = reverse ? this.kD3 : this.kS3;
+      z[b] = reverse ? this.kS1 : this.kD1;
+      z[b + 1] = reverse ? this.kS2 : this.kD2;
+      z[b + 2] = reverse ? this.kS3 : this.kD3;
     }
     // ICMP "ports" are (request type, code) whichever way the packet went.
     const swapPorts = reverse && !this.kIcmp;
@@ -770,11 +916,10 @@ export class FlowTable {
     this.firstRel[slot] = rel;
     this.lastRel[slot] = rel;
     this.gen[slot] = (this.gen[slot] + 1) >>> 0;
-    this.lastEntry[slot] = -1;
     this.append(slot, classOfProtocol(this.kProto));
     this.count++;
     this.nCreated++;
-    this.bucketNewFlows[this.curRing]++;
+    this.bucketNewFlows[rel >= this.curStartRel ? this.curRing : this.ringOfRel(rel)]++;
     if (!this.warned && this.count >= this.warnAt) {
       this.warned = true;
       this.logger?.warn({ flows: this.count, maxFlows: this.maxFlows }, 'flow table is 80 % full; the oldest idle flows will be evicted at capacity');
@@ -783,13 +928,15 @@ export class FlowTable {
   }
 
   private swapDirection(slot: number): void {
-    const b = slot * 3;
-    const a = this.srcW123;
-    const z = this.dstW123;
-    for (let k = 0; k < 3; k++) {
-      const w = a[b + k];
-      a[b + k] = z[b + k];
-      z[b + k] = w;
+    if ((this.status[slot] & F_V6) !== 0) {
+      const b = this.v6Base(slot);
+      const a = this.srcW123;
+      const z = this.dstW123;
+      for (let k = 0; k < 3; k++) {
+        const w = a[b + k];
+        a[b + k] = z[b + k];
+        z[b + k] = w;
+      }
     }
     let t = this.srcW0[slot];
     this.srcW0[slot] = this.dstW0[slot];
@@ -833,11 +980,39 @@ export class FlowTable {
   private remove(slot: number): void {
     this.unlink(slot, this.classOf(slot));
     if ((this.status[slot] & F_INDEXED) !== 0) this.unindex(slot);
+    if ((this.status[slot] & F_V6) !== 0) this.free6(this.v6Slot[slot]);
     this.status[slot] = 0;
     this.next[slot] = this.freeHead;
     this.freeHead = slot;
     this.count--;
     if (this.warned && this.count < this.rearmAt) this.warned = false;
+  }
+
+  /** An entry of the IPv6 word pool, growing it (by doubling, up to maxFlows entries) when none is free. */
+  private alloc6(): number {
+    const e = this.v6Free;
+    if (e >= 0) {
+      this.v6Free = this.srcW123[e * 3] - 1;
+      return e;
+    }
+    if (this.v6High === this.v6Cap) {
+      // Never more entries than flows: an IPv6 flow holds one, so at maxFlows there is always a free one.
+      const cap = Math.min(this.maxFlows, this.v6Cap * 2);
+      const src = this.u32(3 * cap);
+      const dst = this.u32(3 * cap);
+      src.set(this.srcW123);
+      dst.set(this.dstW123);
+      this.srcW123 = src;
+      this.dstW123 = dst;
+      this.v6Cap = cap;
+    }
+    return this.v6High++;
+  }
+
+  private free6(e: number): void {
+    // The link is stored plus one, so that 0 (what a never-linked entry holds) ends the list.
+    this.srcW123[e * 3] = this.v6Free + 1;
+    this.v6Free = e;
   }
 
   /**
@@ -965,48 +1140,92 @@ export class FlowTable {
     this.curBucket = bno;
     this.nextBucketUs = (bno + 1) * this.bucketMs * 1000;
     this.curRing = bno % n;
-    this.curStartSeq = this.logSeq;
-    this.curStartPos = this.logPos;
+    this.curStartRel = bno * this.bucketMs - this.epochMs;
     let oldest = this.logSeq;
     for (let i = 0; i < n; i++) {
       if (this.bucketNo[i] > bno - n && this.bucketStart[i] < oldest) oldest = this.bucketStart[i];
     }
-    this.oldestLiveSeq = oldest;
+    // Never back: entries before a drop (see appendEntry) are overwritten.
+    this.oldestLiveSeq = Math.max(this.oldestLiveSeq, oldest);
   }
 
-  /** Adds a packet to the flow's entry of the current bucket, appending the entry on its first packet there. */
-  private logPacket(slot: number, wl: number): void {
-    const ring = this.curRing;
-    this.bucketBytes[ring] += wl;
-    this.bucketPackets[ring]++;
-    // lastEntry is reset when a slot is reused, so an entry at it that names this slot and lies in the current
-    // bucket was written by this flow: no generation check needed (one cache miss less per packet).
-    const e = this.lastEntry[slot];
-    if (e >= 0 && this.entSlot[e] === slot) {
-      const inBucket = this.logSeq - this.curStartSeq;
-      let d = e - this.curStartPos;
-      if (d < 0) d += this.logCapacity;
-      // Once the current bucket alone has filled the ring every position is from this bucket.
-      if (d < inBucket || inBucket >= this.logCapacity) {
-        this.entBytes[e] += wl;
-        const c = this.entPackets[e];
-        if (c !== U32_MAX) this.entPackets[e] = c + 1;
-        return;
+  /** Absolute bucket number of a table-relative time. */
+  private bucketOfRel(rel: number): number {
+    return floor((rel + this.epochMs) / this.bucketMs);
+  }
+
+  /** Ring slot for a packet or new flow at table-relative `rel` before the current bucket (the oldest if outside). */
+  private ringOfRel(rel: number): number {
+    const bno = Math.max(this.bucketOfRel(rel), this.curBucket - this.bucketCount + 1);
+    const i = bno % this.bucketCount;
+    return this.bucketNo[i] === bno ? i : this.curRing;
+  }
+
+  private appendEntry(slot: number, bno: number, bytes: number, packets: number): void {
+    if (this.logSeq - this.oldestLiveSeq >= this.logCapacity) {
+      if (this.logCapacity < this.logLimit) this.growLog();
+      else {
+        this.nLogDrops++;
+        this.dropRel = this.nowRel();
+        this.oldestLiveSeq = this.logSeq - this.logCapacity + 1;
       }
     }
-    this.appendEntry(slot, wl, 1);
-  }
-
-  private appendEntry(slot: number, bytes: number, packets: number): void {
-    const pos = this.logPos;
-    if (this.logSeq >= this.logCapacity && this.logSeq - this.logCapacity >= this.oldestLiveSeq) this.nLogDrops++;
+    const pos = this.logSeq & (this.logCapacity - 1);
     this.entSlot[pos] = slot;
     this.entGen[pos] = this.gen[slot];
+    this.entBucket[pos] = bno % 4294967296;
     this.entBytes[pos] = bytes;
     this.entPackets[pos] = packets;
-    this.lastEntry[slot] = pos;
     this.logSeq++;
-    this.logPos = pos + 1 === this.logCapacity ? 0 : pos + 1;
+  }
+
+  /** Doubles the series log, keeping the live entries at their sequence positions. */
+  private growLog(): void {
+    const cap = this.logCapacity * 2;
+    const slot = new Int32Array(cap);
+    const gen = new Uint32Array(cap);
+    const bucket = new Uint32Array(cap);
+    const bytes = new Float64Array(cap);
+    const packets = new Uint32Array(cap);
+    const oldMask = this.logCapacity - 1;
+    for (let seq = this.oldestLiveSeq; seq < this.logSeq; seq++) {
+      const from = seq & oldMask;
+      const to = seq & (cap - 1);
+      slot[to] = this.entSlot[from];
+      gen[to] = this.entGen[from];
+      bucket[to] = this.entBucket[from];
+      bytes[to] = this.entBytes[from];
+      packets[to] = this.entPackets[from];
+    }
+    this.entSlot = slot;
+    this.entGen = gen;
+    this.entBucket = bucket;
+    this.entBytes = bytes;
+    this.entPackets = packets;
+    this.logCapacity = cap;
+  }
+
+  /** Sequence numbers [start, end) of the live series log entries, oldest first: position = seq & (logCapacity - 1). */
+  liveEntries(): { start: number; end: number } {
+    return { start: this.oldestLiveSeq, end: this.logSeq };
+  }
+
+  /** Absolute number of the bucket a log entry describes (entries are within the window of the current bucket). */
+  entryBucket(pos: number): number {
+    return this.curBucket - ((this.curBucket - this.entBucket[pos]) % 4294967296 + 4294967296) % 4294967296;
+  }
+
+  /**
+   * Table-relative ms of the last time the log dropped a live entry (-1 if never): a flow first seen at or before
+   * it may have lost entries, so its traffic before its oldest surviving entry is not known per bucket.
+   */
+  get logDropRel(): number {
+    return this.dropRel;
+  }
+
+  /** The bucket of a flow's latest packet (its open bucket, whose traffic no entry holds yet). */
+  openBucket(slot: number): number {
+    return this.bucketOfRel(this.lastRel[slot]);
   }
 
   // ---- snapshot support (snapshot.ts) ----
@@ -1023,12 +1242,12 @@ export class FlowTable {
 
   /** Whether the table has seen no packet and no time yet (a snapshot can only be loaded into such a table). @internal */
   isPristine(): boolean {
-    return this.clockUs === NO_TIME && this.count === 0;
+    return this.nums[CLOCK] === NO_TIME && this.count === 0;
   }
 
   /** Sets the clock and epoch of a pristine table before a restore. @internal */
   restoreClock(clockUs: number, epochMs: number): void {
-    this.clockUs = clockUs;
+    this.nums[CLOCK] = clockUs;
     this.epoch = epochMs;
   }
 
@@ -1041,14 +1260,14 @@ export class FlowTable {
     this.kV6 = (r.status & F_V6) !== 0;
     this.kProto = proto;
     this.kIcmp = proto === 1 || proto === 58;
-    this.kS0 = r.src[0];
-    this.kS1 = r.src[1];
-    this.kS2 = r.src[2];
-    this.kS3 = r.src[3];
-    this.kD0 = r.dst[0];
-    this.kD1 = r.dst[1];
-    this.kD2 = r.dst[2];
-    this.kD3 = r.dst[3];
+    this.kS0 = r.src[0] | 0;
+    this.kS1 = r.src[1] | 0;
+    this.kS2 = r.src[2] | 0;
+    this.kS3 = r.src[3] | 0;
+    this.kD0 = r.dst[0] | 0;
+    this.kD1 = r.dst[1] | 0;
+    this.kD2 = r.dst[2] | 0;
+    this.kD3 = r.dst[3] | 0;
     this.kSp = r.srcPort;
     this.kDp = r.dstPort;
     const h = this.keyHash();
@@ -1069,9 +1288,13 @@ export class FlowTable {
     }
     this.srcW0[slot] = r.src[0];
     this.dstW0[slot] = r.dst[0];
-    for (let k = 1; k < 4; k++) {
-      this.srcW123[slot * 3 + k - 1] = r.src[k];
-      this.dstW123[slot * 3 + k - 1] = r.dst[k];
+    if ((r.status & F_V6) !== 0) {
+      const e = this.alloc6();
+      this.v6Slot[slot] = e;
+      for (let k = 1; k < 4; k++) {
+        this.srcW123[e * 3 + k - 1] = r.src[k];
+        this.dstW123[e * 3 + k - 1] = r.dst[k];
+      }
     }
     this.srcPort[slot] = r.srcPort;
     this.dstPort[slot] = r.dstPort;
@@ -1086,7 +1309,6 @@ export class FlowTable {
     this.firstRel[slot] = Math.min(U32_MAX, Math.max(0, r.firstMs - this.epoch));
     this.lastRel[slot] = Math.min(U32_MAX, Math.max(0, r.lastMs - this.epoch));
     this.gen[slot] = (this.gen[slot] + 1) >>> 0;
-    this.lastEntry[slot] = -1;
     this.append(slot, this.classOf(slot));
     this.count++;
     if (!this.warned && this.count >= this.warnAt) {
@@ -1098,7 +1320,7 @@ export class FlowTable {
 
   /** Opens bucket `bno` with the given totals; entries follow through restoreEntry. Buckets must come in order. @internal */
   restoreBucket(bno: number, bytes: number, packets: number, newFlows: number): boolean {
-    const nowBucket = floor(floor(this.clockUs / 1000) / this.bucketMs);
+    const nowBucket = floor(floor(this.nums[CLOCK] / 1000) / this.bucketMs);
     if (bno <= nowBucket - this.bucketCount || bno > nowBucket || bno < this.curBucket) return false;
     if (bno > this.curBucket) this.advance(bno);
     this.bucketBytes[this.curRing] = bytes;
@@ -1107,9 +1329,9 @@ export class FlowTable {
     return true;
   }
 
-  /** Appends a log entry to the bucket opened last. @internal */
-  restoreEntry(slot: number, bytes: number, packets: number): void {
-    this.appendEntry(slot, bytes, packets);
+  /** Appends a log entry, written while the bucket opened last was current, for bucket `bno`. @internal */
+  restoreEntry(slot: number, bno: number, bytes: number, packets: number): void {
+    this.appendEntry(slot, bno, bytes, packets);
   }
 }
 

@@ -36,7 +36,7 @@ function ours(file: string, path: 'summary' | 'events'): Counts {
         if (r.event) summary.add(r.event);
       }
     },
-    block: path === 'summary' ? (t: string) => void parser.tallyBlock(t, summary, () => {}) : undefined,
+    bytes: path === 'summary' ? (b: Buffer, max: number) => void parser.tallyBytes(b, summary, () => {}, max) : undefined,
     overlong: () => {},
   };
   const buf = readFileSync(file);

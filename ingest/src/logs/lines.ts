@@ -1,34 +1,26 @@
 /**
  * Bytes -> lines, for the file tailer and the offline `logs` command: complete lines are decoded (UTF-8) and
- * handed on; an incomplete last line is held, as bytes, until its newline arrives; a line longer than
+ * handed on, or, to a consumer that scans bytes, handed on as they were read (runs of ASCII lines); an incomplete
+ * last line is held, as bytes, until its newline arrives; a line longer than
  * `maxLineBytes` is dropped and counted, and never held past that limit, so a writer that never ends its line
  * cannot grow memory.
  */
 import { isAscii } from 'node:buffer';
+import { readSync } from 'node:fs';
 
 export const DEFAULT_MAX_LINE_BYTES = 16 * 1024;
 
 export interface LineSink {
   line(text: string): void;
   /**
-   * Optional: many complete ASCII lines at once, joined by "\n" (no final newline), none longer than the limit.
-   * A consumer that scans text by offsets saves a string per line; without it, each line goes to line().
+   * Optional: many complete lines of ASCII at once, as the bytes read (a view of the caller's chunk, valid during
+   * the call only), joined by "\n" (no final newline). Saves decoding them: a consumer that scans bytes in place
+   * pays a string only for what it keeps. The line limit is the consumer's to apply, as to the lines it is given
+   * (an overlong one is counted as overlong() counts it); without bytes(), each line goes to line().
    */
-  block?(text: string): void;
+  bytes?(lines: Buffer, maxLineBytes: number): void;
   /** A line longer than the limit was dropped (once per line, when its end is seen or at finish()). */
   overlong(): void;
-}
-
-/** The length of the longest "\n"-separated line of `text`. */
-function longestLine(text: string): number {
-  let longest = 0;
-  for (let i = 0; ; ) {
-    const j = text.indexOf('\n', i);
-    const e = j < 0 ? text.length : j;
-    if (e - i > longest) longest = e - i;
-    if (j < 0) return longest;
-    i = j + 1;
-  }
 }
 
 export class LineSplitter {
@@ -73,14 +65,11 @@ export class LineSplitter {
       this.discarding = false;
       start = first + 1;
     }
-    // Many lines at once when the consumer takes blocks: one decode, no newline search per line here (the consumer
-    // splits the text itself; only the length limit is checked, on the text).
-    if (start <= last && sink.block !== undefined && isAscii(chunk.subarray(start, last))) {
-      const text = chunk.toString('latin1', start, last);
-      if (longestLine(text) <= this.maxLineBytes) {
-        sink.block(text);
-        start = last + 1;
-      }
+    // Many lines at once when the consumer takes bytes: no decoding and no newline search here (the consumer
+    // splits the lines itself). ASCII only, where a byte is a character; anything else is decoded below.
+    if (start <= last && sink.bytes !== undefined && isAscii(chunk.subarray(start, last))) {
+      sink.bytes(chunk.subarray(start, last), this.maxLineBytes);
+      start = last + 1;
     }
     if (start <= last) {
       const nl = this.newlines;
@@ -132,4 +121,37 @@ export class LineSplitter {
     this.held.push(Buffer.from(rest));
     this.heldLength += rest.length;
   }
+}
+
+/**
+ * Reads `fd` to its end through `splitter` into `sink`, `buf` at a time, then finishes the splitter. The splitter
+ * is given whole lines: the incomplete last line of a read is moved to the front of `buf` and completed by the
+ * next read, so that a consumer of bytes() gets every line in a block (a line longer than `buf` is left to the
+ * splitter, which holds or drops it).
+ */
+export function readLinesSync(fd: number, splitter: LineSplitter, sink: LineSink, buf: Buffer): void {
+  let held = 0;
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, buf, held, buf.length - held, null);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      if ((e as NodeJS.ErrnoException).code === 'EOF') break;
+      throw e;
+    }
+    if (n === 0) break;
+    const filled = held + n;
+    const last = buf.lastIndexOf(10, filled - 1);
+    if (last < 0) {
+      splitter.push(buf.subarray(0, filled), sink);
+      held = 0;
+      continue;
+    }
+    splitter.push(buf.subarray(0, last + 1), sink);
+    held = filled - last - 1;
+    buf.copyWithin(0, last + 1, filled);
+  }
+  if (held > 0) splitter.push(buf.subarray(0, held), sink);
+  splitter.finish(sink);
 }

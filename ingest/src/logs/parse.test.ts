@@ -3,9 +3,10 @@
  * here from those files (each test checks the quote is still in its file), except the kinds the shared logs do
  * not hold (firewall lines, fail2ban's Found / Restore Ban, sudo refusals), written in their programs' formats.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describeWithData, testDataPath } from '../testing/data';
 import type { LogEvent } from './events';
+import { LineSplitter, type LineSink } from './lines';
 import { isBinary, LogLineParser, primeTally, type LogType } from './parse';
 import { LogSummary } from './summary';
 
@@ -306,8 +307,173 @@ describe('the offline summary scan (tallyBlock) and the event path agree', () =>
     }
   });
 
+  it('correlates the lines of a connection as fail2ban does: users tried, an address named later, evictions', () => {
+    const at = (pid: number, msg: string) => `Mar 27 13:07:00 srv sshd[${pid}]: ${msg}`;
+    const lines = [
+      // Two user names of one length: the accepted login after them counts as a failure (fail2ban's users set).
+      at(201, 'Failed password for root from 203.0.113.21 port 1 ssh2'),
+      at(201, 'Failed password for rooT from 203.0.113.21 port 1 ssh2'),
+      at(201, 'Accepted password for rooT from 203.0.113.21 port 1 ssh2'),
+      // One user name twice: the accepted login does not count.
+      at(202, 'Failed password for bob from 203.0.113.22 port 1 ssh2'),
+      at(202, 'Accepted password for bob from 203.0.113.22 port 1 ssh2'),
+      // A failure that names no address counts for the address a later line of the connection names.
+      at(203, 'Disconnecting: Too many authentication failures for carl [preauth]'),
+      at(203, 'Connection closed by 203.0.113.23 port 1 [preauth]'),
+      // The same pid after the connection ended is a new connection; its failure without an address is held, and
+      // the next failure that names one is counted once.
+      at(204, 'Failed password for dave from 203.0.113.24 port 1 ssh2'),
+      at(204, 'Connection closed by 203.0.113.24 port 1 [preauth]'),
+      at(204, 'Disconnecting: Too many authentication failures [preauth]'),
+      at(204, 'Failed password for erin from 203.0.113.25 port 1 ssh2'),
+      // 150 connections at once: the first ones are evicted (fail2ban keeps 100) and forget their user.
+      ...Array.from({ length: 150 }, (_, i) => at(1000 + i, `Failed password for u${i} from 198.51.100.${i} port 1 ssh2`)),
+      ...Array.from({ length: 150 }, (_, i) => at(1000 + i, `Accepted password for v${i} from 198.51.100.${i} port 1 ssh2`)),
+    ];
+    // The counts asserted here are what fail2ban-regex -o ip FILE sshd (fail2ban 1.0.2) gives for these lines.
+    const want = viaEvents(lines);
+    const failures = Object.fromEntries(want.rows.filter((r) => r.failures > 0).map((r) => [r.ip, r.failures]));
+    expect(failures['203.0.113.21']).toBe(3);
+    expect(failures['203.0.113.22']).toBe(1);
+    expect(failures['203.0.113.23']).toBe(1);
+    expect([failures['203.0.113.24'], failures['203.0.113.25']]).toEqual([1, 1]);
+    // The 50 oldest were evicted before their accepted line: one failure; the 100 others two.
+    expect(want.rows.filter((r) => r.ip.startsWith('198.51.100.')).map((r) => r.failures).sort()).toEqual([...Array(50).fill(1), ...Array(100).fill(2)]);
+    expect(viaBlock(lines)).toEqual(want);
+  });
+
+  it('tells connections apart by host and pid as written, and shares them between the scan and the expressions', () => {
+    const at = (host: string, pid: string, msg: string) => `Mar 27 13:07:00 ${host} sshd[${pid}]: ${msg}`;
+    const lines = [
+      // One pid on two hosts: two connections, in alternating lines.
+      at('srvA', '300', 'Failed password for root from 203.0.113.31 port 1 ssh2'),
+      at('srvB', '300', 'Failed password for admin from 203.0.113.32 port 1 ssh2'),
+      at('srvA', '300', 'Disconnecting: Too many authentication failures [preauth]'),
+      at('srvB', '300', 'Accepted password for admin from 203.0.113.32 port 1 ssh2'),
+      at('srvA', '300', 'Accepted password for rooT from 203.0.113.31 port 1 ssh2'),
+      // "0301" and "301" are two ids.
+      at('srvA', '0301', 'Failed password for u1 from 203.0.113.33 port 1 ssh2'),
+      at('srvA', '301', 'Failed password for u2 from 203.0.113.33 port 1 ssh2'),
+      at('srvA', '0301', 'Accepted password for u1 from 203.0.113.33 port 1 ssh2'),
+      // A pid beyond any pid_max: found by its text.
+      at('srvA', '99999999', 'Failed password for x1 from 203.0.113.34 port 1 ssh2'),
+      at('srvA', '99999999', 'Failed password for x2 from 203.0.113.34 port 1 ssh2'),
+      at('srvA', '99999999', 'Connection closed by 203.0.113.34 port 1 [preauth]'),
+      // A line only the expressions take (an IPv4-mapped address), then lines the scan takes, of one connection.
+      at('srvA', '302', 'Failed password for c from ::ffff:203.0.113.35 port 1 ssh2'),
+      at('srvA', '302', 'Failed password for d from 203.0.113.35 port 1 ssh2'),
+      at('srvA', '302', 'Accepted password for d from 203.0.113.35 port 1 ssh2'),
+    ];
+    // fail2ban-regex -o ip FILE sshd (fail2ban 1.0.2) on these lines.
+    const want = { '203.0.113.31': 3, '203.0.113.32': 1, '203.0.113.33': 2, '203.0.113.34': 3, '203.0.113.35': 3 };
+    const events = viaEvents(lines);
+    expect(Object.fromEntries(events.rows.filter((r) => r.failures > 0).map((r) => [r.ip, r.failures]))).toEqual(want);
+    expect(viaBlock(lines)).toEqual(events);
+  });
+
   it('gives the same counts after the start-up warm-up (primeTally keeps nothing)', () => {
     primeTally();
     expect(viaBlock(LINES)).toEqual(viaEvents(LINES));
+  });
+});
+
+describeWithData('the offline summary scan (tallyBytes) counts every shared log, and mutations of it, as the event path does', () => {
+  const files = readdirSync(testDataPath('logs')).filter((f) => f.endsWith('.log'));
+
+  function viaEvents(lines: string[]) {
+    const parser = new LogLineParser({ type: 'auto', refMs: REF });
+    const summary = new LogSummary();
+    for (const l of lines) {
+      const r = parser.parse(l);
+      if (r.event) summary.add(r.event);
+    }
+    return summary.rows();
+  }
+
+  /** As `netwatch-ingest logs --summary` reads a file: blocks of whole lines (bytes()), the rest line by line. */
+  function viaScan(text: Buffer, blockBytes: number) {
+    const parser = new LogLineParser({ type: 'auto', refMs: REF });
+    const summary = new LogSummary();
+    const splitter = new LineSplitter();
+    let lines = 0;
+    const sink: LineSink = {
+      line: (t) => {
+        lines++;
+        parser.tally(t, summary);
+      },
+      bytes: (b, max) => {
+        lines += parser.tallyBytes(b, summary, () => {}, max);
+      },
+      overlong: () => {
+        lines++;
+      },
+    };
+    // Blocks end at a newline, as readLinesSync hands them on.
+    for (let s = 0; s < text.length; ) {
+      const nl = text.lastIndexOf(10, Math.min(text.length, s + blockBytes) - 1);
+      const e = nl >= s ? nl + 1 : Math.min(text.length, s + blockBytes);
+      splitter.push(text.subarray(s, e), sink);
+      s = e;
+    }
+    splitter.finish(sink);
+    return { rows: summary.rows(), lines };
+  }
+
+  const lineCount = (text: Buffer) => text.toString('utf8').split('\n').length - (text[text.length - 1] === 10 ? 1 : 0);
+
+  it.each(files)('%s: the same totals per address, in blocks of every size', (f) => {
+    const text = readFileSync(testDataPath('logs', f));
+    const want = viaEvents(text.toString('utf8').split('\n'));
+    for (const size of [300, 4096, 1 << 18]) {
+      const got = viaScan(text, size);
+      expect([size, got.lines]).toEqual([size, lineCount(text)]);
+      expect(got.rows).toEqual(want);
+    }
+  });
+
+  // A deterministic generator (mulberry32): the same mutations on every run.
+  function prng(seed: number): () => number {
+    let a = seed >>> 0;
+    return () => {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = a;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+  // What the scan decides on: the date's fields, the host, the tag and pid, the matchers' words, control bytes.
+  const TOKENS = [' ', '  ', ':', '0', '9', '.', 'a', '[', ']', ' [preauth]', ' from ', ' port 22', ' ssh2', 'invalid user ', 'sshd', 'sshd[1]: ', 'fail2ban', 'error: ', 'fatal: ', 'PAM: ', '\t', '\r', '\x01', '\x7f', '<13>', 'Mar', '2024', '1.2.3.4', '300.1.1.1', '01.2.3.4', '::ffff:'];
+
+  function mutate(line: string, rnd: () => number): string {
+    let s = line;
+    for (let k = 1 + Math.floor(rnd() * 2); k > 0; k--) {
+      // Half the edits fall in the header (date, host, tag), where only the scan reads bytes by hand.
+      const at = rnd() < 0.5 ? Math.floor(rnd() * Math.min(s.length + 1, 40)) : Math.floor(rnd() * (s.length + 1));
+      const tok = TOKENS[Math.floor(rnd() * TOKENS.length)];
+      const op = Math.floor(rnd() * 3);
+      s = op === 0 ? s.slice(0, at) + s.slice(at + 1 + Math.floor(rnd() * 3)) : op === 1 ? s.slice(0, at) + tok + s.slice(at) : s.slice(0, at) + tok + s.slice(at + 1);
+    }
+    return s;
+  }
+
+  it('the same totals per address on 40,000 lines of the shared logs with their headers and messages mutated', () => {
+    const rnd = prng(20241201);
+    const source = files.flatMap((f) => readFileSync(testDataPath('logs', f), 'utf8').split('\n')).filter((l) => /^[\x20-\x7e]+$/.test(l));
+    expect(source.length).toBeGreaterThan(7_000);
+    let differ = 0;
+    const first: string[][] = [];
+    // In runs of 200 lines, each with two thirds of its lines mutated: the connections of a run stay related.
+    for (let run = 0; run < 200; run++) {
+      const from = Math.floor(rnd() * (source.length - 200));
+      const lines = source.slice(from, from + 200).map((l) => (rnd() < 0.67 ? mutate(l, rnd) : l));
+      const want = viaEvents(lines);
+      const got = viaScan(Buffer.from(lines.join('\n'), 'latin1'), 1 + Math.floor(rnd() * 8000));
+      if (JSON.stringify(got.rows) !== JSON.stringify(want)) {
+        differ++;
+        if (first.length === 0) first.push(lines);
+      }
+    }
+    expect([differ, first]).toEqual([0, []]);
   });
 });

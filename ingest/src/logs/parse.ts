@@ -68,6 +68,25 @@ function isBinaryRange(line: string, from: number, to: number): boolean {
   return false;
 }
 
+/** {@link isBinaryRange} of ASCII bytes. */
+function isBinaryBytes(b: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = b[i];
+    if ((c < 32 && c !== 9) || c === 127) return true;
+  }
+  return false;
+}
+
+function isAsciiText(text: string): boolean {
+  // Every character one UTF-8 byte: all of them ASCII (counted natively, without a loop to compile).
+  return Buffer.byteLength(text, 'utf8') === text.length;
+}
+
+/** "fail2ban" at `b[i]`. */
+function isFail2banAt(b: Uint8Array, i: number): boolean {
+  return b[i] === 102 && b[i + 1] === 97 && b[i + 2] === 105 && b[i + 3] === 108 && b[i + 4] === 50 && b[i + 5] === 98 && b[i + 6] === 97 && b[i + 7] === 110;
+}
+
 function textLevel(msg: string): LogLevel {
   if (CRIT_WORDS.test(msg)) return 'critical';
   if (ERROR_WORDS.test(msg)) return 'error';
@@ -143,62 +162,80 @@ export class LogLineParser {
   }
 
   /**
-   * {@link tally} over many lines at once (LineSink.block): the usual line is scanned by offsets, matched by the
-   * hand-written matchers of sshd.ts, and costs no string unless it counts. A line that contributes nothing to a
-   * summary is not inspected further, so binary lines among those are not counted as skipped; any other line goes
-   * through tally().
+   * {@link tally} over many lines at once: `text` holds complete ASCII lines joined by "\n" (no final newline).
+   * The bytes of the same text go through {@link tallyBytes}; text with other characters goes line by line.
    */
   tallyBlock(text: string, summary: LogSummary, onSkip: (reason: SkipReason) => void): number {
-    const f = SSHD_FAST;
+    if (isAsciiText(text)) return this.tallyBytes(Buffer.from(text, 'latin1'), summary, onSkip);
+    const lines = text.split('\n');
+    for (const line of lines) {
+      const skip = this.tally(line, summary);
+      if (skip) onSkip(skip);
+    }
+    return lines.length;
+  }
+
+  /**
+   * {@link tally} over many lines at once (LineSink.bytes): `b` holds complete lines of ASCII joined by "\n" (no
+   * final newline), a byte being a character. The usual line is scanned in place, matched by the hand-written
+   * matchers of sshd.ts, and costs no string unless it counts (a new connection, user or address). A line that
+   * contributes nothing to a summary is not inspected further, so binary lines among those are not counted as
+   * skipped; any other line goes through tally(). Lines longer than `maxLineBytes` are skipped as overlong.
+   */
+  tallyBytes(b: Buffer, summary: LogSummary, onSkip: (reason: SkipReason) => void, maxLineBytes = Infinity): number {
+    const n = b.length;
     let lines = 0;
-    for (let s = 0; s <= text.length; ) {
-      let e = text.indexOf('\n', s);
-      if (e < 0) e = text.length;
-      const next = e + 1;
-      lines++;
-      if (e > s && text.charCodeAt(e - 1) === 13) e--;
-      const c0 = e > s ? text.charCodeAt(s) : 0;
-      // Shapes only the full path knows: empty, PRI, indented, no fast date, fail2ban's own lines.
-      const at = c0 === 60 || c0 <= 32 || fastBsdDate(text, s, e) < 0 ? -1 : scanFail2banPrefix(text, s + 15, e);
-      const idEnd = scannedMlfidEnd;
-      if (at < 0 || (text.charCodeAt(s + 16) === 102 && text.startsWith('fail2ban', s + 16)) || (text.charCodeAt(idEnd) === 102 && text.startsWith('fail2ban', idEnd))) {
-        const skip = this.tally(text.slice(s, e), summary);
-        if (skip) onSkip(skip);
-        s = next;
-        continue;
-      }
-      const r = matchSshdAt(text, at, e);
-      if (r === FAST_MATCH) {
-        // The matcher read all of the line but its rest: a control character can only be there.
-        if (f.restStart >= 0 && isBinaryRange(text, f.restStart, e)) onSkip('binary');
-        else {
-          const failure = this.tracker.observeFast(text, s + 15, idEnd);
-          const ev = logEvidence(f.action, failure);
-          if (ev !== 0) {
-            // The line's own address, or (a line naming none) its connection's; either way the IPv4 number.
-            if (f.ipStart >= 0) {
-              if (f.ipCanonical) summary.countEvidenceV4(f.ipValue, ev);
-            } else if (this.tracker.lastIpIsV4) summary.countEvidenceV4(this.tracker.lastIpValue, ev);
-            else if (this.tracker.lastIp !== null) summary.countEvidence(this.tracker.lastIp, ev);
-          }
-        }
-      } else if (r !== FAST_NONE) {
-        if (isBinaryRange(text, s, e)) onSkip('binary');
-        else {
-          const content = text.slice(at, e);
-          const m = matchSshdContent(content, true);
-          if (m !== null) {
-            const t = this.tracker.observe(text.slice(s + 15, idEnd), m);
-            summary.count(m.ip ?? t.ip, t.failure, m.action);
-          } else if (content.startsWith('Accepted ')) {
-            const skip = this.tally(text.slice(s, e), summary);
-            if (skip) onSkip(skip);
-          }
-        }
-      }
-      s = next;
+    for (let s = 0; s <= n; lines++) {
+      let e = b.indexOf(10, s);
+      if (e < 0) e = n;
+      if (e - s > maxLineBytes) onSkip('overlong');
+      else this.tallyLine(b, s, e > s && b[e - 1] === 13 ? e - 1 : e, summary, onSkip);
+      s = e + 1;
     }
     return lines;
+  }
+
+  /**
+   * One line `b[s, e)` of {@link tallyBytes} (without its newline and CR). A method of its own, so that V8 compiles
+   * it once: a loop over the lines around it would have it compiled twice, on-stack and then again whole.
+   */
+  private tallyLine(b: Buffer, s: number, e: number, summary: LogSummary, onSkip: (reason: SkipReason) => void): void {
+    const f = SSHD_FAST;
+    const c0 = e > s ? b[s] : 0;
+    // Shapes only the full path knows: empty, PRI, indented, no fast date, fail2ban's own lines.
+    const at = c0 === 60 || c0 <= 32 || fastBsdDate(b, s, e) < 0 ? -1 : scanFail2banPrefix(b, s + 15, e);
+    const idEnd = scannedMlfidEnd;
+    if (at < 0 || (b[s + 16] === 102 && isFail2banAt(b, s + 16)) || (b[idEnd] === 102 && isFail2banAt(b, idEnd))) return this.tallyText(b, s, e, summary, onSkip);
+    const r = matchSshdAt(b, at, e);
+    if (r === FAST_MATCH) {
+      // The matcher read all of the line but its rest: a control character can only be there.
+      if (f.restStart >= 0 && isBinaryBytes(b, f.restStart, e)) return onSkip('binary');
+      const failure = this.tracker.observeFast(b, s + 15, idEnd);
+      const ev = logEvidence(f.action, failure);
+      if (ev === 0) return;
+      // The line's own address, or (a line naming none) its connection's; either way the IPv4 number.
+      if (f.ipStart >= 0) {
+        if (f.ipCanonical) summary.countEvidenceV4(f.ipValue, ev);
+      } else if (this.tracker.lastIpIsV4) summary.countEvidenceV4(this.tracker.lastIpValue, ev);
+      else if (this.tracker.lastIp !== null) summary.countEvidence(this.tracker.lastIp, ev);
+    } else if (r !== FAST_NONE) this.tallyUnsure(b, s, at, idEnd, e, summary, onSkip);
+  }
+
+  /** A line of {@link tallyBytes} that only the expressions can decide (rare: kept out of the scan's loop). */
+  private tallyUnsure(b: Buffer, s: number, at: number, idEnd: number, e: number, summary: LogSummary, onSkip: (reason: SkipReason) => void): void {
+    if (isBinaryBytes(b, s, e)) return onSkip('binary');
+    const content = b.toString('latin1', at, e);
+    const m = matchSshdContent(content, true);
+    if (m !== null) {
+      const t = this.tracker.observe(b.toString('latin1', s + 15, idEnd), m);
+      summary.count(m.ip ?? t.ip, t.failure, m.action);
+    } else if (content.startsWith('Accepted ')) this.tallyText(b, s, e, summary, onSkip);
+  }
+
+  /** A line of {@link tallyBytes} that goes through {@link tally}. */
+  private tallyText(b: Buffer, s: number, e: number, summary: LogSummary, onSkip: (reason: SkipReason) => void): void {
+    const skip = this.tally(b.toString('latin1', s, e), summary);
+    if (skip) onSkip(skip);
   }
 
   /** One journal entry (journalctl -o json): the journal gives the framing, the message is parsed as a line's. */
@@ -346,21 +383,23 @@ export class LogLineParser {
 }
 
 /**
- * Runs the offline summary's scan ({@link LogLineParser.tallyBlock}) once over a few lines of every shape its
+ * Runs the offline summary's scan ({@link LogLineParser.tallyBytes}) 16 times over a few lines of every shape its
  * matchers take, on a parser and summary of its own that are thrown away. V8 compiles the scan's hot functions
  * after the first thousand lines or so, on the type feedback seen by then; a message first met later (the first
  * "User child is on pid", the first "fatal:", the first eviction of a connection) makes it throw that code away
- * and compile it again. This costs about 10 ms at start; on the 200,000-line benchmark log it saved more than that
- * in both the main thread's and the process's CPU time (no deoptimization left in the scan, against eight).
+ * and compile it again. This costs about 10 ms at start; on the 200,000-line benchmark log it saves more than that
+ * (no deoptimization left in the scan, against eight).
  */
 export function primeTally(): void {
   // V8 gives a function its feedback only after its first few calls (lazy feedback allocation): run them more.
+  // Only the scan of blocks: readLinesSync hands every line of a file to it but a last one without a newline, and
+  // warming up the line-by-line path too would queue its functions for the optimizing compiler, where they would
+  // delay the scan's own.
+  const lines = Buffer.from(PRIME_LINES, 'latin1');
   for (let i = 0; i < 16; i++) {
     const parser = new LogLineParser({ type: 'auto', refMs: Date.UTC(2024, 0, 1), maxConnections: 2 });
     const summary = new LogSummary();
-    parser.tallyBlock(PRIME_LINES, summary, () => {});
-    // The lines that straddle two reads come one by one.
-    for (const line of PRIME_SINGLE) parser.tally(line, summary);
+    parser.tallyBytes(lines, summary, () => {});
     summary.rows();
   }
 }
@@ -403,4 +442,3 @@ const PRIME_LINES = [
   // Two hosts and addresses on both sides of 128.0.0.0 (the sign of the address as a 32-bit integer).
   .map((l, i) => `Jan  1 00:00:0${l.slice(0, 1)} host${i % 2}${l.slice(1)}`)
   .join('\n');
-const PRIME_SINGLE = PRIME_LINES.split('\n').slice(0, 20);

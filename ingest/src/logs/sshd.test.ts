@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describeWithData, testDataPath } from '../testing/data';
 import { FAST_MATCH, FAST_NONE, FAST_UNSURE, matchSshdAt, matchSshdContent, matchSshdContentByExpression, splitByExpression, splitFail2banPrefix, SSHD_FAST } from './sshd';
 import { fail2banText } from './syslog';
+import { codeUnits } from './text-bytes';
 
 const EDGES = [
   ' host sshd[1]: Failed password for root from 1.2.3.4 port 22 ssh2',
@@ -24,6 +25,12 @@ const EDGES = [
   ' host sshd-session[1]: Failed password for root from 1.2.3.4',
   ' host s',
   ' h',
+  // Non-ASCII hosts (codeUnits keeps only the classes the scan decides on: U+00A0 and U+2000 may be spaces to \s).
+  ' h\u00e9st sshd[1]: Failed password for root from 1.2.3.4',
+  ' h\u00a0st sshd[1]: Failed password for root from 1.2.3.4',
+  ' h\u2000st sshd[1]: Failed password for root from 1.2.3.4',
+  ' h\ufffdst sshd[1]: x',
+  ' host sshd[1]: \u00e9rror: x',
 ];
 
 describeWithData('fast paths agree with the expressions', () => {
@@ -64,7 +71,7 @@ function contentOf(line: string): string | null {
 }
 
 function status(content: string): number {
-  return matchSshdAt(content, 0, content.length);
+  return matchSshdAt(codeUnits(content), 0, content.length);
 }
 
 /** Both ways of matching, as the events (with port) and the summary (fail2ban's rules only) ask. */
@@ -232,6 +239,13 @@ describe('hand-written sshd matchers on the shapes at their edges', () => {
     ['Accepted password for bob from ::ffff:1.2.3.4 port 22 ssh2', FAST_UNSURE],
     ['maximum authentication attempts exceeded for invalid user x from 1.2.3.4 port 22 ssh2 [preauth]', FAST_MATCH],
     ['maximum authentication attempts exceeded for  from 1.2.3.4 port 22 ssh2 [preauth]', FAST_MATCH],
+    // Non-ASCII text, read through codeUnits: a user name may hold it, \S runs and addresses may not.
+    ['Failed password for jos\u00e9 from 1.2.3.4 port 22 ssh2', FAST_MATCH],
+    ['Failed password for \ufffd from 1.2.3.4 port 22 ssh2', FAST_UNSURE],
+    ['Invalid user \u2000x from 1.2.3.4 port 22', FAST_MATCH],
+    ['Accepted password for jos\u00e9 from 1.2.3.4 port 22 ssh2', FAST_UNSURE],
+    ['Connection closed by 1.2.3.\u0664 port 22', FAST_UNSURE],
+    ['\u00c9 Failed password for root from 1.2.3.4 port 22 ssh2', FAST_NONE],
   ])('%j: the matchers answer %d, and as the expressions do', (content, want) => {
     expect(status(content)).toBe(want);
     const { events, summary } = bothWays(content);

@@ -14,12 +14,14 @@
  * accepted login after attempts on several user names still counts as a failure.
  *
  * The expressions are the reference; for speed, the messages that make nearly all of a real auth.log's sshd lines
- * are first tried by hand-written matchers ({@link matchSshdAt}) that give the same answer or decline. The offline
- * summary (`netwatch-ingest logs --summary`) goes further and scans lines by offsets into blocks of text, feeding
- * the tracker without cutting strings out of them ({@link SshdFailureTracker.observeFast}).
+ * are first tried by hand-written matchers ({@link matchSshdAt}) that give the same answer or decline. They read
+ * bytes: the offline summary (`netwatch-ingest logs --summary`) scans a file's own bytes in place, feeding the
+ * tracker without cutting strings out of them ({@link SshdFailureTracker.observeFast}), and text is first turned
+ * into bytes by {@link codeUnits}, so that both take the very same code.
  */
 import { formatIPv4, formatIPv6, parseIp, parseIPv4 } from '../protocol/ip';
 import type { LogAction } from './events';
+import { CU_SPACE, codeUnits, U_FFFD } from './text-bytes';
 
 // fail2ban's <HOST> with usedns=warn (failregex.py R_HOST): an IPv4 (optionally v4-mapped), an IPv6, or a name.
 const HOST = String.raw`(?:\[?(?:(?:::f{4,6}:)?(?<ip4>(?:\d{1,3}\.){3}\d{1,3})|(?<ip6>(?:[0-9a-fA-F]{1,4}::?|::){1,7}(?:[0-9a-fA-F]{1,4}|(?<=:):)))\]?|(?<dns>[\w\-.^_]*\w))`;
@@ -123,6 +125,21 @@ for (const rule of F2B_RULES) {
   }
 }
 
+/**
+ * For {@link mayMatchFail2ban}, by first letter: the literal starts of the rules for it (bytes), or null when one
+ * of them has none (any content may match). Arrays of one shape, not the rules (whose shapes differ: reading
+ * `rule.lits` per line was a megamorphic load in the scan).
+ */
+const STARTS_BY_FIRST: (Uint8Array[] | null | undefined)[] = RULES_BY_FIRST.map((rules) => {
+  if (rules === undefined) return undefined;
+  const starts: Uint8Array[] = [];
+  for (const rule of rules) {
+    if (rule.lits === undefined) return null;
+    for (const l of rule.lits) starts.push(Buffer.from(l, 'latin1'));
+  }
+  return starts;
+});
+
 /*
  * Hand-written matchers for the messages that make nearly all of a real auth.log's sshd lines (failed and accepted
  * passwords, invalid users, pam failures, disconnects, closed connections, too many attempts). Each one answers
@@ -195,37 +212,37 @@ let quadValue = 0;
  * A dotted quad at `i` (four parts of one to three digits) followed by a space or `end`: its end, or -1. This is
  * what the ip4 branch of <HOST>, tried first, takes of such text; `quadCanonical` says whether it is canonical.
  */
-function dottedQuadAt(t: string, i: number, end: number): number {
+function dottedQuadAt(t: Uint8Array, i: number, end: number): number {
   let canonical = true;
   let value = 0;
   for (let part = 0; part < 4; part++) {
     const from = i;
     let v = 0;
     while (i < end && i - from < 3) {
-      const d = t.charCodeAt(i) - 48;
+      const d = t[i] - 48;
       if (d < 0 || d > 9) break;
       v = v * 10 + d;
       i++;
     }
     if (i === from) return -1;
-    if (v > 255 || (i - from > 1 && t.charCodeAt(from) === 48)) canonical = false;
+    if (v > 255 || (i - from > 1 && t[from] === 48)) canonical = false;
     value = (value << 8) | (v & 255);
     if (part < 3) {
-      if (i >= end || t.charCodeAt(i) !== 46 /* . */) return -1;
+      if (i >= end || t[i] !== 46 /* . */) return -1;
       i++;
     }
   }
-  if (i < end && t.charCodeAt(i) !== 32) return -1;
+  if (i < end && t[i] !== 32) return -1;
   quadCanonical = canonical;
   quadValue = value;
   return i;
 }
 
 /** " port <digits>" at `i`: its end, or -1. */
-function portAt(t: string, i: number, end: number): number {
-  if (!t.startsWith(' port ', i)) return -1;
+function portAt(t: Uint8Array, i: number, end: number): number {
+  if (!lit(t, i, ' port ')) return -1;
   let j = i + 6;
-  while (j < end && isDigit(t.charCodeAt(j))) j++;
+  while (j < end && isDigit(t[j])) j++;
   return j > i + 6 ? j : -1;
 }
 
@@ -237,12 +254,12 @@ let suffPreauth = false;
  * fail2ban's __suff, `(?: (?:port \d+|on \S+|\[preauth\])){0,3}\s*`, then the end: whether `t[i, end)` is up to
  * three " port N" and " [preauth]" items (the forms sshd writes) and nothing else. Sets `suffPreauth`.
  */
-function suffToEnd(t: string, i: number, end: number): boolean {
+function suffToEnd(t: Uint8Array, i: number, end: number): boolean {
   suffPreauth = false;
   for (let n = 0; n < 3 && i < end; n++) {
     const p = portAt(t, i, end);
     if (p > 0) i = p;
-    else if (t.startsWith(' [preauth]', i)) {
+    else if (lit(t, i, ' [preauth]')) {
       i += 10;
       suffPreauth = true;
     } else return false;
@@ -251,12 +268,12 @@ function suffToEnd(t: string, i: number, end: number): boolean {
 }
 
 /** `ON_PORT(?: ssh\d*)?` as sshd writes it (" port N ssh2"), then __suff to the end. */
-function portSshSuffToEnd(t: string, i: number, end: number): boolean {
+function portSshSuffToEnd(t: Uint8Array, i: number, end: number): boolean {
   const p = portAt(t, i, end);
   if (p > 0) i = p;
-  if (t.startsWith(' ssh', i)) {
+  if (lit(t, i, ' ssh')) {
     i += 4;
-    while (i < end && isDigit(t.charCodeAt(i))) i++;
+    while (i < end && isDigit(t[i])) i++;
   }
   return suffToEnd(t, i, end);
 }
@@ -265,10 +282,10 @@ function portSshSuffToEnd(t: string, i: number, end: number): boolean {
  * Whether `t[from, to)` is free of control characters (what isBinary refuses) and, when `colon`, of ':': the text
  * of a user name a matcher takes as it stands.
  */
-function plainText(t: string, from: number, to: number, colon: boolean): boolean {
+function plainText(t: Uint8Array, from: number, to: number, colon: boolean): boolean {
   for (let i = from; i < to; i++) {
-    const c = t.charCodeAt(i);
-    if (c < 32 || c === 127 || c === 0xfffd || (colon && c === 58)) return false;
+    const c = t[i];
+    if (c < 32 || c === 127 || c === U_FFFD || (colon && c === 58)) return false;
   }
   return true;
 }
@@ -277,9 +294,9 @@ function plainText(t: string, from: number, to: number, colon: boolean): boolean
  * The end of the run of \S characters at `i`; -1 (the matcher declines) at a control character, which \S would
  * take but a binary line must not reach a match by, or a non-ASCII one, which \s may know as a space.
  */
-function nonSpaceRun(t: string, i: number, end: number): number {
+function nonSpaceRun(t: Uint8Array, i: number, end: number): number {
   for (; i < end; i++) {
-    const c = t.charCodeAt(i);
+    const c = t[i];
     if (c === 32 || (c >= 9 && c <= 13)) return i;
     if (c < 32 || c >= 127) return -1;
   }
@@ -287,9 +304,21 @@ function nonSpaceRun(t: string, i: number, end: number): number {
 }
 
 /** " from " at or after `i` and before `end`: its offset, or -1. */
-function fromAt(t: string, i: number, end: number): number {
-  const f = t.indexOf(' from ', i);
-  return f >= 0 && f + 6 <= end ? f : -1;
+function fromAt(t: Uint8Array, i: number, end: number): number {
+  return indexIn(t, i, end, ' from ');
+}
+
+/** Whether the ASCII text `s` is at `t[i]` (false where it would run past the end of `t`, as String#startsWith). */
+function lit(t: Uint8Array, i: number, s: string): boolean {
+  for (let k = 0; k < s.length; k++) if (t[i + k] !== s.charCodeAt(k)) return false;
+  return true;
+}
+
+/** The first `s` (ASCII) wholly inside `t[from, end)`: its offset, or -1. */
+function indexIn(t: Uint8Array, from: number, end: number, s: string): number {
+  const c0 = s.charCodeAt(0);
+  for (let i = from; i + s.length <= end; i++) if (t[i] === c0 && lit(t, i, s)) return i;
+  return -1;
 }
 
 function found(matcher: string, action: LogAction, ipStart: number, ipEnd: number, userStart: number, userEnd: number, nofail: boolean, forget: boolean, gained: boolean): number {
@@ -321,14 +350,14 @@ const MAX_ATTEMPTS = 'maximum authentication attempts exceeded for ';
  * running them when its shape is one the matchers know: FAST_MATCH (the match in {@link SSHD_FAST}), FAST_NONE or
  * FAST_UNSURE. Allocates nothing.
  */
-export function matchSshdAt(t: string, at: number, end: number): number {
-  const c = t.charCodeAt(at);
+export function matchSshdAt(t: Uint8Array, at: number, end: number): number {
+  const c = t[at];
   const byFirst = c < 128 ? MATCHERS_BY_FIRST[c] : undefined;
   return byFirst !== undefined ? byFirst(t, at, end) : otherShape(t, at);
 }
 
 // No shape a matcher knows: a rule whose literal start the content lacks certainly does not match.
-function otherShape(t: string, at: number): number {
+function otherShape(t: Uint8Array, at: number): number {
   return mayMatchFail2ban(t, at) ? FAST_UNSURE : FAST_NONE;
 }
 
@@ -338,11 +367,11 @@ function otherShape(t: string, at: number): number {
  * matchSshdAt holding them all (on the 200,000-line benchmark log the optimizing compiler's time, on a second
  * thread, had grown to exceed the scan's own).
  */
-type FirstLetterMatcher = (t: string, at: number, end: number) => number;
+type FirstLetterMatcher = (t: Uint8Array, at: number, end: number) => number;
 const MATCHERS_BY_FIRST: (FirstLetterMatcher | undefined)[] = new Array(128).fill(undefined);
 MATCHERS_BY_FIRST[70 /* F */] = (t, at, end) => {
-  if (t.startsWith('Failed password for ', at)) return failedPassword(t, at, end);
-  if (t.startsWith('Failed publickey for ', at)) return failedPublickey(t, at, end);
+  if (lit(t, at, 'Failed password for ')) return failedPassword(t, at, end);
+  if (lit(t, at, 'Failed publickey for ')) return failedPublickey(t, at, end);
   return otherShape(t, at);
 };
 // A letter with one matcher has the matcher itself (it checks its literal start), so it is compiled once.
@@ -351,16 +380,16 @@ MATCHERS_BY_FIRST[73 /* I */] = invalidUser;
 MATCHERS_BY_FIRST[112 /* p */] = pamAuthFailure;
 MATCHERS_BY_FIRST[82 /* R */] = receivedDisconnect;
 MATCHERS_BY_FIRST[68 /* D */] = (t, at, end) => {
-  if (t.startsWith(DISCONNECTED, at)) return closed(t, at + DISCONNECTED.length, end);
-  if (t.startsWith(TOO_MANY, at)) return tooMany(t, at + TOO_MANY.length, end);
+  if (lit(t, at, DISCONNECTED)) return closed(t, at + DISCONNECTED.length, end);
+  if (lit(t, at, TOO_MANY)) return tooMany(t, at + TOO_MANY.length, end);
   return otherShape(t, at);
 };
 MATCHERS_BY_FIRST[67 /* C */] = (t, at, end) => {
   // Both rules for "C" start "Connection " (CRON lines are the usual "C").
-  if (!t.startsWith('Connection ', at)) return FAST_NONE;
-  if (t.startsWith(CLOSED, at)) return closed(t, at + CLOSED.length, end);
-  if (t.startsWith(RESET, at)) return closed(t, at + RESET.length, end);
-  if (t.startsWith(CONNECTION_FROM, at)) return connectionFrom(t, at + CONNECTION_FROM.length, end);
+  if (!lit(t, at, 'Connection ')) return FAST_NONE;
+  if (lit(t, at, CLOSED)) return closed(t, at + CLOSED.length, end);
+  if (lit(t, at, RESET)) return closed(t, at + RESET.length, end);
+  if (lit(t, at, CONNECTION_FROM)) return connectionFrom(t, at + CONNECTION_FROM.length, end);
   return otherShape(t, at);
 };
 MATCHERS_BY_FIRST[65 /* A */] = accepted;
@@ -369,9 +398,9 @@ MATCHERS_BY_FIRST[109 /* m */] = maxAttempts;
 // "Failed password for [invalid user ]USER from IP[ port N][ sshN]". The rules before it need "Failed publickey";
 // the ": " forms (rules 3 and 5) need a colon, which the line does not have; what is left is rule 4 (invalid user,
 // lazy user) or rule 6 (greedy user without colon), and with one " from " both take the text before it.
-function failedPassword(t: string, at: number, end: number): number {
+function failedPassword(t: Uint8Array, at: number, end: number): number {
   let u = at + 20;
-  const invalid = t.startsWith('invalid user ', u);
+  const invalid = lit(t, u, 'invalid user ');
   if (invalid) u += 13;
   const f = fromAt(t, u, end);
   if (f < 0 || (!invalid && f === u) || !plainText(t, u, f, true)) return FAST_UNSURE;
@@ -379,9 +408,9 @@ function failedPassword(t: string, at: number, end: number): number {
   if (ip < 0) return FAST_UNSURE;
   let i = portAt(t, ip, end);
   if (i < 0) i = ip;
-  if (t.startsWith(' ssh', i)) {
+  if (lit(t, i, ' ssh')) {
     i += 4;
-    while (i < end && isDigit(t.charCodeAt(i))) i++;
+    while (i < end && isDigit(t[i])) i++;
   }
   if (i !== end) return FAST_UNSURE;
   found(invalid ? 'failed-invalid' : 'failed', 'failed_password', f + 6, ip, u, f, false, false, false);
@@ -392,18 +421,18 @@ function failedPassword(t: string, at: number, end: number): number {
 
 // "Failed publickey for USER from IP port N ssh2: RSA SHA256:...": rule 5 ("Failed \S+ for \S+ from <HOST>...: "),
 // which only rules for "invalid user" precede; with publickey = nofail it identifies the connection only.
-function failedPublickey(t: string, at: number, end: number): number {
+function failedPublickey(t: Uint8Array, at: number, end: number): number {
   const u = at + 21;
-  if (t.startsWith('invalid user ', u)) return FAST_UNSURE;
+  if (lit(t, u, 'invalid user ')) return FAST_UNSURE;
   const ue = nonSpaceRun(t, u, end);
-  if (ue <= u || !t.startsWith(' from ', ue)) return FAST_UNSURE;
+  if (ue <= u || !lit(t, ue, ' from ')) return FAST_UNSURE;
   const ip = dottedQuadAt(t, ue + 6, end);
   if (ip < 0) return FAST_UNSURE;
   let i = portAt(t, ip, end);
-  if (i < 0 || !t.startsWith(' ssh', i)) return FAST_UNSURE;
+  if (i < 0 || !lit(t, i, ' ssh')) return FAST_UNSURE;
   i += 4;
-  while (i < end && isDigit(t.charCodeAt(i))) i++;
-  if (!t.startsWith(': ', i)) return FAST_UNSURE;
+  while (i < end && isDigit(t[i])) i++;
+  if (!lit(t, i, ': ')) return FAST_UNSURE;
   found('failed-publickey', 'failed_publickey', ue + 6, ip, u, ue, true, false, false);
   F.restStart = i + 2;
   F.methodStart = at + 7;
@@ -413,16 +442,15 @@ function failedPublickey(t: string, at: number, end: number): number {
 
 // Every rule for "U" is "User not known to the underlying authentication module for ..." or says " not allowed
 // because ": a line with neither ("User child is on pid 1234") is certainly none of them.
-function notAllowed(t: string, at: number, end: number): number {
-  if (!t.startsWith('User ', at)) return otherShape(t, at);
-  if (t.startsWith('User not known to the underlying authentication module for ', at)) return FAST_UNSURE;
-  const k = t.indexOf(' not allowed because ', at);
-  return k >= 0 && k + 21 <= end ? FAST_UNSURE : FAST_NONE;
+function notAllowed(t: Uint8Array, at: number, end: number): number {
+  if (!lit(t, at, 'User ')) return otherShape(t, at);
+  if (lit(t, at, 'User not known to the underlying authentication module for ')) return FAST_UNSURE;
+  return indexIn(t, at, end, ' not allowed because ') >= 0 ? FAST_UNSURE : FAST_NONE;
 }
 
 // "Invalid user USER from IP[ port N][ [preauth]]": the only rule for "I", with a lazy user.
-function invalidUser(t: string, at: number, end: number): number {
-  if (!t.startsWith('Invalid user ', at)) return otherShape(t, at);
+function invalidUser(t: Uint8Array, at: number, end: number): number {
+  if (!lit(t, at, 'Invalid user ')) return otherShape(t, at);
   const u = at + 13;
   const f = fromAt(t, u, end);
   if (f < 0 || !plainText(t, u, f, false)) return FAST_UNSURE;
@@ -433,32 +461,34 @@ function invalidUser(t: string, at: number, end: number): number {
 
 // "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=IP[  user=USER]": the
 // only rule for "p". Session and "check pass" lines are certainly not it, and say so without an expression.
-function pamAuthFailure(t: string, at: number, end: number): number {
-  if (!t.startsWith('pam_', at)) return otherShape(t, at);
+function pamAuthFailure(t: Uint8Array, at: number, end: number): number {
+  if (!lit(t, at, 'pam_')) return otherShape(t, at);
   let i = at + 4;
-  while (i < end && t.charCodeAt(i) >= 97 && t.charCodeAt(i) <= 122) i++;
-  if (i === at + 4 || !t.startsWith(PAM_AUTH, i)) return FAST_NONE;
+  while (i < end && t[i] >= 97 && t[i] <= 122) i++;
+  if (i === at + 4 || !lit(t, i, PAM_AUTH)) return FAST_NONE;
   i += PAM_AUTH.length;
   const ws = i;
   for (; i < end; i++) {
-    const c = t.charCodeAt(i);
+    const c = t[i];
     if (c > 127) return FAST_UNSURE;
     if (c !== 32 && (c < 9 || c > 13)) break;
   }
-  if (i === ws || !t.startsWith(PAM_FAILURE, i)) return FAST_NONE;
+  if (i === ws || !lit(t, i, PAM_FAILURE)) return FAST_NONE;
   if (i !== ws + 1) return FAST_UNSURE;
   i += PAM_FAILURE.length;
   // Exactly the four fields sshd writes, then ruser: what the {0,4} repetition takes first.
   let value = 0;
-  for (const field of PAM_FIELDS) {
-    if (!t.startsWith(field, i)) return FAST_UNSURE;
+  // An indexed loop: for-of would compile the iterator protocol into this hot function.
+  for (let k = 0; k < PAM_FIELDS.length; k++) {
+    const field = PAM_FIELDS[k];
+    if (!lit(t, i, field)) return FAST_UNSURE;
     value = i + field.length;
     i = nonSpaceRun(t, value, end);
     if (i < 0) return FAST_UNSURE;
   }
   const ruserStart = value;
   const ruserEnd = i;
-  if (!t.startsWith(' rhost=', i)) return FAST_UNSURE;
+  if (!lit(t, i, ' rhost=')) return FAST_UNSURE;
   const ipStart = i + 7;
   const ip = dottedQuadAt(t, ipStart, end);
   if (ip < 0) return FAST_UNSURE;
@@ -468,8 +498,8 @@ function pamAuthFailure(t: string, at: number, end: number): number {
   let ue = ruserEnd;
   if (i < end) {
     let j = i;
-    while (j < end && t.charCodeAt(j) === 32) j++;
-    if (t.startsWith('user=', j)) {
+    while (j < end && t[j] === 32) j++;
+    if (lit(t, j, 'user=')) {
       const v = nonSpaceRun(t, j + 5, end);
       if (v < 0) return FAST_UNSURE;
       if (v > j + 5) {
@@ -488,12 +518,12 @@ const PAM_FAILURE = 'authentication failure;';
 const PAM_FIELDS = [' logname=', ' uid=', ' euid=', ' tty=', ' ruser='] as const;
 
 // "Received disconnect from IP port N:11: ...": rule "...:\s*3: ..." fails at the "1", rule "...:\s*11:" matches.
-function receivedDisconnect(t: string, at: number, end: number): number {
-  if (!t.startsWith('Received disconnect from ', at)) return otherShape(t, at);
+function receivedDisconnect(t: Uint8Array, at: number, end: number): number {
+  if (!lit(t, at, 'Received disconnect from ')) return otherShape(t, at);
   const ip = dottedQuadAt(t, at + 25, end);
   if (ip < 0) return FAST_UNSURE;
   const p = portAt(t, ip, end);
-  if (p < 0 || !t.startsWith(':11:', p)) return FAST_UNSURE;
+  if (p < 0 || !lit(t, p, ':11:')) return FAST_UNSURE;
   found('received-disconnect', 'disconnect', at + 25, ip, 0, 0, true, true, false);
   F.restStart = p + 4;
   return FAST_MATCH;
@@ -501,17 +531,17 @@ function receivedDisconnect(t: string, at: number, end: number): number {
 
 // "Connection closed by", "Connection reset by", "Disconnected from", then "[ invalid user USER| authenticating user
 // USER] IP[ port N][ [preauth]]": the first rule for "C", the first for "D" that "Disconnected" can match.
-function closed(t: string, i: number, end: number): number {
+function closed(t: Uint8Array, i: number, end: number): number {
   let us = 0;
   let ue = 0;
-  const iu = t.startsWith(' invalid user ', i) ? 14 : t.startsWith(' authenticating user ', i) ? 21 : 0;
+  const iu = lit(t, i, ' invalid user ') ? 14 : lit(t, i, ' authenticating user ') ? 21 : 0;
   if (iu > 0) {
     us = i + iu;
     ue = nonSpaceRun(t, us, end);
     if (ue <= us) return FAST_UNSURE;
     i = ue;
   }
-  if (t.charCodeAt(i) !== 32) return FAST_UNSURE;
+  if (t[i] !== 32) return FAST_UNSURE;
   const ip = dottedQuadAt(t, i + 1, end);
   if (ip < 0 || !suffToEnd(t, ip, end)) return FAST_UNSURE;
   // disconnectAction: "[preauth]" in the match, or a user group that took part.
@@ -521,10 +551,10 @@ function closed(t: string, i: number, end: number): number {
 
 // "Disconnecting: Too many authentication failures[ for USER][ [preauth]]" (the first "Disconnecting" rule needs
 // " invalid user" or " authenticating user" after it).
-function tooMany(t: string, i: number, end: number): number {
+function tooMany(t: Uint8Array, i: number, end: number): number {
   let us = 0;
   let ue = 0;
-  if (t.startsWith(' for ', i)) {
+  if (lit(t, i, ' for ')) {
     us = i + 5;
     ue = nonSpaceRun(t, us, end);
     if (ue <= us) return FAST_UNSURE;
@@ -535,7 +565,7 @@ function tooMany(t: string, i: number, end: number): number {
 }
 
 // "Connection from IP ...": the second rule for "C" (the first needs "closed" or "reset").
-function connectionFrom(t: string, i: number, end: number): number {
+function connectionFrom(t: Uint8Array, i: number, end: number): number {
   const ip = dottedQuadAt(t, i, end);
   if (ip < 0) return FAST_UNSURE;
   found('connection', 'connection', i, ip, 0, 0, true, false, false);
@@ -545,22 +575,22 @@ function connectionFrom(t: string, i: number, end: number): number {
 
 // "Accepted METHOD for USER from IP ...", METHOD a word (keyboard-interactive/pam is no \w+: fail2ban's rule never
 // matches it, and the expressions say so). The rule for "Authentication ..." needs a "u" second.
-function accepted(t: string, at: number, end: number): number {
-  if (!t.startsWith('Accepted ', at)) return otherShape(t, at);
+function accepted(t: Uint8Array, at: number, end: number): number {
+  if (!lit(t, at, 'Accepted ')) return otherShape(t, at);
   const m = at + 9;
   let i = m;
   for (; i < end; i++) {
-    const c = t.charCodeAt(i);
+    const c = t[i];
     if (!(isDigit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95)) break;
   }
-  if (i === m || !t.startsWith(' for ', i)) return FAST_UNSURE;
+  if (i === m || !lit(t, i, ' for ')) return FAST_UNSURE;
   const us = i + 5;
   const ue = nonSpaceRun(t, us, end);
-  if (ue <= us || !t.startsWith(' from ', ue)) return FAST_UNSURE;
+  if (ue <= us || !lit(t, ue, ' from ')) return FAST_UNSURE;
   const ip = dottedQuadAt(t, ue + 6, end);
   if (ip < 0) return FAST_UNSURE;
   const len = i - m;
-  const action: LogAction = len === 8 && t.startsWith('password', m) ? 'accepted_password' : len === 9 && t.startsWith('publickey', m) ? 'accepted_publickey' : 'accepted_other';
+  const action: LogAction = len === 8 && lit(t, m, 'password') ? 'accepted_password' : len === 9 && lit(t, m, 'publickey') ? 'accepted_publickey' : 'accepted_other';
   found('accepted', action, ue + 6, ip, us, ue, false, true, true);
   F.restStart = ip;
   F.methodStart = m;
@@ -570,8 +600,8 @@ function accepted(t: string, at: number, end: number): number {
 
 // "maximum authentication attempts exceeded for USER from IP port N ssh2 [preauth]": the only rule for "m", with a
 // greedy user, which one " from " decides.
-function maxAttempts(t: string, at: number, end: number): number {
-  if (!t.startsWith(MAX_ATTEMPTS, at)) return otherShape(t, at);
+function maxAttempts(t: Uint8Array, at: number, end: number): number {
+  if (!lit(t, at, MAX_ATTEMPTS)) return otherShape(t, at);
   const u = at + MAX_ATTEMPTS.length;
   const f = fromAt(t, u, end);
   if (f < 0 || !plainText(t, u, f, false)) return FAST_UNSURE;
@@ -681,7 +711,7 @@ function fromFastMatch(content: string, withPort: boolean): SshdMatch {
 
 /** Matches the message of an sshd line (after its "host sshd[pid]: " prefix and an "error: " prefix). */
 export function matchSshdContent(content: string, f2bOnly = false): SshdMatch | null {
-  const r = matchSshdAt(content, 0, content.length);
+  const r = matchSshdAt(codeUnits(content), 0, content.length);
   if (r === FAST_MATCH) return fromFastMatch(content, !f2bOnly);
   if (r === FAST_UNSURE) {
     const m = matchFail2banRules(content, !f2bOnly);
@@ -711,6 +741,7 @@ export interface Fail2banPrefix {
 
 const isSpace = (c: number) => c === 32 || (c >= 9 && c <= 13);
 
+
 /**
  * Splits like {@link PREFIX_RE}. The usual shape, " host sshd[123]: message" or " host prog[123]: message" with
  * single spaces, is scanned by hand (a fifth of the expression's cost on the benchmark log); anything else, and
@@ -718,7 +749,7 @@ const isSpace = (c: number) => c === 32 || (c >= 9 && c <= 13);
  * form of the sshd tag), goes through the expression itself, so both give the same answer.
  */
 export function splitFail2banPrefix(text: string): Fail2banPrefix | null {
-  const at = scanFail2banPrefix(text, 0, text.length);
+  const at = scanFail2banPrefix(codeUnits(text), 0, text.length);
   if (at < 0) return splitByExpression(text);
   return { mlfid: text.slice(0, scannedMlfidEnd), content: text.slice(at) };
 }
@@ -726,63 +757,73 @@ export function splitFail2banPrefix(text: string): Fail2banPrefix | null {
 /** Where the last successful {@link scanFail2banPrefix} found the end of the connection id. */
 export let scannedMlfidEnd = 0;
 /**
- * The host of the last line {@link scanFail2banPrefix} took (it has no space or control character), as character
- * codes: compared in place with the next line's host (a log usually has one), a loop over a typed array being
- * cheaper than String#startsWith with a search string that is not a literal.
+ * The host of the last line {@link scanFail2banPrefix} took (it has no space or control character), as bytes
+ * ({@link codeUnits}): compared in place with the next line's host (a log usually has one). Equal bytes are an
+ * equally valid host (the checks below read only the classes codeUnits keeps); the connection id itself is
+ * compared as text (SshdFailureTracker).
  */
-const scannedHost = new Uint16Array(255);
+const scannedHost = new Uint8Array(255);
 let scannedHostLength = 0;
+/** Counts the changes of {@link scannedHost}: one generation, one host. */
+let scannedHostGeneration = 0;
+/** The pid of the last line {@link scanFail2banPrefix} took with an sshd tag, as a connection key takes it; else -1. */
+let scannedPid = -1;
 
 /**
  * The hand scan of {@link splitFail2banPrefix} over `text[from, end)`: the offset of the content (and the end
  * of the connection id in {@link scannedMlfidEnd}), or -1 when the line is not of the usual shape and only the
  * expression can tell.
  */
-export function scanFail2banPrefix(text: string, from: number, end: number): number {
-  if (end - from <= 3 || text.charCodeAt(from) !== 32) return -1;
+export function scanFail2banPrefix(text: Uint8Array, from: number, end: number): number {
+  if (end - from <= 3 || text[from] !== 32) return -1;
   // A log has one host, or a few: the last one accepted is compared in place before the host is checked again.
   let hostEnd = from + 1 + scannedHostLength;
-  if (!(scannedHostLength > 0 && text.charCodeAt(hostEnd) === 32 && sameHost(text, from + 1))) {
-    const h0 = text.charCodeAt(from + 1);
-    hostEnd = text.indexOf(' ', from + 2);
+  if (!(scannedHostLength > 0 && text[hostEnd] === 32 && sameHost(text, from + 1))) {
+    const h0 = text[from + 1];
+    hostEnd = text.indexOf(32, from + 2);
     // A control character in the host is left to the expression too: the offline scan relies on a line it matches
-    // by hand having none before the content (parse.ts tallyBlock).
+    // by hand having none before the content (parse.ts tallyBytes).
     if (isSpace(h0) || h0 === 91 /* [ */ || h0 === 60 /* < */ || hostEnd < 0 || hostEnd >= end || hasOtherSpace(text, from + 1, hostEnd)) return -1;
     scannedHostLength = hostEnd - from - 1 <= scannedHost.length ? hostEnd - from - 1 : 0;
-    for (let i = 0; i < scannedHostLength; i++) scannedHost[i] = text.charCodeAt(from + 1 + i);
+    for (let i = 0; i < scannedHostLength; i++) scannedHost[i] = text[from + 1 + i];
+    scannedHostGeneration++;
   }
   if (hostEnd + 1 >= end) return -1;
   const t = hostEnd + 1;
-  const c = text.charCodeAt(t);
+  const c = text[t];
   if (isSpace(c) || c === 91 || c === 40 /* ( */ || c === 64 /* @ */ || c === 58 /* : */ || c === 107 /* k */) return -1;
-  if (c === 115 /* s */ && text.startsWith('sshd', t)) {
-    if (text.charCodeAt(t + 4) !== 91 /* [ */) return -1;
+  if (c === 115 /* s */ && lit(text, t, 'sshd')) {
+    if (text[t + 4] !== 91 /* [ */) return -1;
     let i = t + 5;
-    while (i < end && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) i++;
-    if (i === t + 5 || text.charCodeAt(i) !== 93 /* ] */ || text.charCodeAt(i + 1) !== 58 /* : */ || text.charCodeAt(i + 2) !== 32) return -1;
+    let pid = 0;
+    while (i < end && text[i] >= 48 && text[i] <= 57) pid = pid * 10 + text[i++] - 48;
+    if (i === t + 5 || text[i] !== 93 /* ] */ || text[i + 1] !== 58 /* : */ || text[i + 2] !== 32) return -1;
+    // As ConnectionCache.keyOf takes a pid: digits without a leading zero, up to MAX_KEYED_PID.
+    scannedPid = i - t - 5 > 7 || (i - t - 5 > 1 && text[t + 5] === 48) || pid > MAX_KEYED_PID ? -1 : pid;
     const at = i + 3;
-    const d = text.charCodeAt(at);
+    const d = text[at];
     if (at >= end || isSpace(d) || d === 91) return -1;
     return withPref(text, at, end);
   }
   // Not a daemon the expression knows: the content starts at the tag ("CRON[1]: ..."), and a rule can match
   // only a line whose message has no tag at all.
+  scannedPid = -1;
   return withPref(text, t, end);
 }
 
-function sameHost(text: string, at: number): boolean {
-  for (let i = 0; i < scannedHostLength; i++) if (text.charCodeAt(at + i) !== scannedHost[i]) return false;
+function sameHost(text: Uint8Array, at: number): boolean {
+  for (let i = 0; i < scannedHostLength; i++) if (text[at + i] !== scannedHost[i]) return false;
   return true;
 }
 
 // sshd.conf __pref: "error: ", "fatal: ", optionally followed by "PAM: ", outside the connection id.
-function withPref(text: string, at: number, end: number): number {
+function withPref(text: Uint8Array, at: number, end: number): number {
   scannedMlfidEnd = at;
   let s = at;
-  const c = text.charCodeAt(s);
-  if ((c === 101 /* e */ && text.startsWith('error: ', s)) || (c === 102 /* f */ && text.startsWith('fatal: ', s))) {
+  const c = text[s];
+  if ((c === 101 /* e */ && lit(text, s, 'error: ')) || (c === 102 /* f */ && lit(text, s, 'fatal: '))) {
     s += 7;
-    if (text.startsWith('PAM: ', s)) s += 5;
+    if (lit(text, s, 'PAM: ')) s += 5;
     // The content needs one character; otherwise the expression would not take the prefix.
     if (s >= end) return -1;
   }
@@ -790,21 +831,25 @@ function withPref(text: string, at: number, end: number): number {
 }
 
 /** Whether a rule of fail2ban's filter can match content starting at `at` (first letter and literal start). */
-export function mayMatchFail2ban(text: string, at: number): boolean {
-  const rules = RULES_BY_FIRST[text.charCodeAt(at)];
-  if (rules === undefined) return false;
-  for (const rule of rules) {
-    if (rule.lits === undefined) return true;
-    for (const lit of rule.lits) if (text.startsWith(lit, at)) return true;
+export function mayMatchFail2ban(text: Uint8Array, at: number): boolean {
+  const starts = STARTS_BY_FIRST[text[at]];
+  if (starts === undefined) return false;
+  if (starts === null) return true;
+  for (let k = 0; k < starts.length; k++) {
+    const start = starts[k];
+    let i = 0;
+    while (i < start.length && text[at + i] === start[i]) i++;
+    if (i === start.length) return true;
   }
   return false;
 }
 
 /** Whether `text[from, to)` holds a character Python's \s may take for a space, or a control character. */
-function hasOtherSpace(text: string, from: number, to: number): boolean {
+function hasOtherSpace(text: Uint8Array, from: number, to: number): boolean {
   for (let i = from; i < to; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 32 || c === 127 || c === 0x85 || c === 0xa0 || c > 0x167f) return true;
+    const c = text[i];
+    // codeUnits maps U+0085, U+00A0 and everything above U+167F (where Unicode's other spaces are) to 0xfe and up.
+    if (c < 32 || c === 127 || c >= CU_SPACE) return true;
   }
   return false;
 }
@@ -821,8 +866,10 @@ export function stripSshdErrorPrefix(message: string): string {
 }
 
 interface Connection {
-  /** The connection id: fail2ban's F-MLFID, " host sshd[pid]: ". */
-  id: string;
+  /** The connection id: fail2ban's F-MLFID, " host sshd[pid]: "; null when the connection is found by `key`. */
+  id: string | null;
+  /** {@link ConnectionCache.keyOf} of the id, or -1 (the id is not of the usual shape: found by its text). */
+  key: number;
   /** The host texts fail2ban keeps per connection (ip4, ip6, dns groups): a later line overrides only what it names. */
   ip4: string | null;
   ip6: string | null;
@@ -847,26 +894,74 @@ interface Connection {
   newer: Connection | null;
 }
 
+/** Pids above Linux's largest pid_max (2^22) do not get a key. */
+const MAX_KEYED_PID = 4194304;
+/** Hosts given a number for keys (a log has one, or a few); the ids of hosts beyond go by their text. */
+const MAX_KEYED_HOSTS = 255;
+
 /**
- * fail2ban's cache of connections: insertion order (the oldest goes first when full), found by the id's text
- * without cutting it out of the line (a string per line would be the hot path's main garbage, and hashing a
- * fresh one per lookup its main cost): entries hang off a hash of the id and are compared in place.
+ * fail2ban's cache of connections, in insertion order (the oldest goes first when full). An id of the usual shape,
+ * " HOST sshd[PID]: ", is found by a number, its key, made of the host's number and the pid: the offline scan
+ * reads both off the line (no string is cut out of it, no hash computed, no id compared), and the key is a
+ * function of the id's text alone, so a line read as text finds the same connection. Any other id hangs off a
+ * hash of its text and is compared in place.
  */
 class ConnectionCache {
+  private readonly byKey = new Map<number, Connection>();
   private readonly buckets = new Map<number, Connection>();
+  private readonly hostNumbers = new Map<string, number>();
   private oldest: Connection | null = null;
   private newest: Connection | null = null;
   size = 0;
 
+  /** The number of `host` for keys (given at first sight), or -1 when MAX_KEYED_HOSTS are numbered already. */
+  hostNumber(host: string): number {
+    let n = this.hostNumbers.get(host);
+    if (n === undefined) {
+      if (this.hostNumbers.size >= MAX_KEYED_HOSTS) return -1;
+      this.hostNumbers.set(host, (n = this.hostNumbers.size));
+    }
+    return n;
+  }
+
+  /**
+   * The key of the id `text`, or -1 when it is not " HOST sshd[PID]: " with a host without spaces and a pid
+   * written as a number is (no leading zero) up to MAX_KEYED_PID. One id, one key, and no two ids share one.
+   */
+  keyOf(text: string): number {
+    const n = text.length;
+    if (n < 12 || text.charCodeAt(0) !== 32 || !text.endsWith(']: ')) return -1;
+    const hostEnd = text.indexOf(' ', 1);
+    if (hostEnd < 2 || !text.startsWith('sshd[', hostEnd + 1)) return -1;
+    const pid = pidAt(text, hostEnd + 6, n - 3);
+    if (pid < 0) return -1;
+    const h = this.hostNumber(text.slice(1, hostEnd));
+    return h < 0 ? -1 : connectionKey(h, pid);
+  }
+
+  findKey(key: number): Connection | null {
+    return this.byKey.get(key) ?? null;
+  }
+
   find(text: string, from: number, to: number, hash: number): Connection | null {
-    for (let c = this.buckets.get(hash) ?? null; c !== null; c = c.sameHash) if (c.id.length === to - from && text.startsWith(c.id, from)) return c;
+    for (let c = this.buckets.get(hash) ?? null; c !== null; c = c.sameHash) if (c.id!.length === to - from && text.startsWith(c.id!, from)) return c;
     return null;
   }
 
+  /** {@link find} of the id `b[from, to)` (ASCII bytes). */
+  findBytes(b: Uint8Array, from: number, to: number, hash: number): Connection | null {
+    for (let c = this.buckets.get(hash) ?? null; c !== null; c = c.sameHash) if (c.id!.length === to - from && sameText(b, from, c.id!)) return c;
+    return null;
+  }
+
+  /** Adds `c`: by its key, or (key -1) by the hash of its id. */
   add(c: Connection, hash: number): void {
-    c.hash = hash;
-    c.sameHash = this.buckets.get(hash) ?? null;
-    this.buckets.set(hash, c);
+    if (c.key >= 0) this.byKey.set(c.key, c);
+    else {
+      c.hash = hash;
+      c.sameHash = this.buckets.get(hash) ?? null;
+      this.buckets.set(hash, c);
+    }
     c.older = this.newest;
     c.newer = null;
     if (this.newest !== null) this.newest.newer = c;
@@ -876,6 +971,17 @@ class ConnectionCache {
   }
 
   remove(c: Connection): void {
+    if (c.key >= 0) this.byKey.delete(c.key);
+    else this.unhash(c);
+    if (c.older !== null) c.older.newer = c.newer;
+    else this.oldest = c.newer;
+    if (c.newer !== null) c.newer.older = c.older;
+    else this.newest = c.older;
+    c.older = c.newer = null;
+    this.size--;
+  }
+
+  private unhash(c: Connection): void {
     const head = this.buckets.get(c.hash)!;
     if (head === c) {
       if (c.sameHash === null) this.buckets.delete(c.hash);
@@ -885,12 +991,7 @@ class ConnectionCache {
       while (p.sameHash !== c) p = p.sameHash!;
       p.sameHash = c.sameHash;
     }
-    if (c.older !== null) c.older.newer = c.newer;
-    else this.oldest = c.newer;
-    if (c.newer !== null) c.newer.older = c.older;
-    else this.newest = c.older;
-    c.sameHash = c.older = c.newer = null;
-    this.size--;
+    c.sameHash = null;
   }
 
   first(): Connection | null {
@@ -908,8 +1009,43 @@ function idHash(text: string, from: number, to: number): number {
   return h & 0x3fffffff;
 }
 
-function newConnection(id: string, ip4: string | null, ip6: string | null, dns: string | null, ip: string | null, ipIsV4: boolean, ipValue: number, user: string | null): Connection {
-  return { id, ip4, ip6, dns, ip, ipIsV4, ipValue, user, users2: false, pending: false, hash: 0, sameHash: null, older: null, newer: null };
+/** {@link idHash} of ASCII bytes: the same number as for the same text. */
+function idHashBytes(b: Uint8Array, from: number, to: number): number {
+  let h = Math.imul(0x811c9dc5 ^ (to - from), 0x01000193);
+  for (let i = Math.max(from, to - 16); i < to; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  return h & 0x3fffffff;
+}
+
+/** Whether the ASCII bytes at `b[at]` are the text `s`. */
+function sameText(b: Uint8Array, at: number, s: string): boolean {
+  for (let k = 0; k < s.length; k++) if (b[at + k] !== s.charCodeAt(k)) return false;
+  return true;
+}
+
+/** The ASCII bytes `b[from, to)` as text. */
+function asciiText(b: Buffer, from: number, to: number): string {
+  return b.toString('latin1', from, to);
+}
+
+/** The key of host number `host` and `pid` (a Smi: 255 hosts times 2^22 + 1 pids stay under 2^30). */
+function connectionKey(host: number, pid: number): number {
+  return host * (MAX_KEYED_PID + 1) + pid;
+}
+
+/** The pid written at `text[from, to)` (digits, no leading zero, at most MAX_KEYED_PID), or -1. */
+function pidAt(text: string, from: number, to: number): number {
+  if (to <= from || to - from > 7 || (to - from > 1 && text.charCodeAt(from) === 48)) return -1;
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v <= MAX_KEYED_PID ? v : -1;
+}
+
+function newConnection(id: string | null, key: number, ip4: string | null, ip6: string | null, dns: string | null, ip: string | null, ipIsV4: boolean, ipValue: number, user: string | null): Connection {
+  return { id, key, ip4, ip6, dns, ip, ipIsV4, ipValue, user, users2: false, pending: false, hash: 0, sameHash: null, older: null, newer: null };
 }
 
 export interface TrackerCounters {
@@ -940,14 +1076,18 @@ export class SshdFailureTracker {
   lastIp: string | null = null;
   lastIpIsV4 = false;
   lastIpValue = 0;
+  /** The host number of the prefix scan's host generation `hostGeneration` (see observeFast). */
+  private hostGeneration = -1;
+  private hostNumber = -1;
 
   constructor(private readonly maxConnections = 100) {}
 
   /** Feeds one line of connection `mlfid` that an fail2ban rule matched (`m.f2b`). */
   observe(mlfid: string, m: SshdMatch): TrackedLine {
     const g = m.hostGroups;
-    const hash = idHash(mlfid, 0, mlfid.length);
-    let state = this.cache.find(mlfid, 0, mlfid.length, hash);
+    const key = this.cache.keyOf(mlfid);
+    const hash = key >= 0 ? 0 : idHash(mlfid, 0, mlfid.length);
+    let state = key >= 0 ? this.cache.findKey(key) : this.cache.find(mlfid, 0, mlfid.length, hash);
     if (state) {
       if (m.user) addUser(state, m.user);
       // A successful login clears the failures still waiting for an address.
@@ -960,7 +1100,7 @@ export class SshdFailureTracker {
       if (g.dns !== null) state.dns = g.dns;
       if (m.forget) this.cache.remove(state);
     } else {
-      state = newConnection(mlfid, g.ip4, g.ip6, g.dns, null, false, 0, m.forget ? null : m.user);
+      state = newConnection(key >= 0 ? null : mlfid, key, g.ip4, g.ip6, g.dns, null, false, 0, m.forget ? null : m.user);
       setIp(state, g.ip4 !== null ? canonicalIp(g.ip4) : g.ip6 !== null ? canonicalIp(g.ip6) : null);
       if (!m.forget) this.insert(state, hash);
     }
@@ -968,14 +1108,28 @@ export class SshdFailureTracker {
   }
 
   /**
-   * {@link observe} for the line in `text` whose content {@link matchSshdAt} matched (SSHD_FAST), of connection
-   * `text[idStart, idEnd)`: whether the line is a failure of its address. That address is the line's own when it
-   * names one (an ip4), else {@link lastIp}. Allocates only for a connection or an address not seen before.
+   * {@link observe} for the line of the ASCII bytes `b` whose content {@link matchSshdAt} matched (SSHD_FAST), of
+   * connection `b[idStart, idEnd)`: whether the line is a failure of its address. That address is the line's own
+   * when it names one (an ip4), else {@link lastIp}. Allocates only for a connection or an address not seen before.
    */
-  observeFast(text: string, idStart: number, idEnd: number): boolean {
+  observeFast(b: Buffer, idStart: number, idEnd: number): boolean {
     const f = SSHD_FAST;
-    const hash = idHash(text, idStart, idEnd);
-    let state = this.cache.find(text, idStart, idEnd, hash);
+    // The id's key from what the prefix scan read: the pid, and the host (numbered once per host it meets).
+    let key = -1;
+    if (scannedPid >= 0 && scannedHostLength > 0) {
+      if (this.hostGeneration !== scannedHostGeneration) {
+        this.hostGeneration = scannedHostGeneration;
+        this.hostNumber = this.cache.hostNumber(asciiText(b, idStart + 1, idStart + 1 + scannedHostLength));
+      }
+      if (this.hostNumber >= 0) key = connectionKey(this.hostNumber, scannedPid);
+    }
+    let hash = 0;
+    let state: Connection | null;
+    if (key >= 0) state = this.cache.findKey(key);
+    else {
+      hash = idHashBytes(b, idStart, idEnd);
+      state = this.cache.findBytes(b, idStart, idEnd, hash);
+    }
     const nofail = f.nofail || f.gained;
     if (state === null && f.forget) {
       // A connection's last line that is also its first: nothing to keep, the line alone decides.
@@ -986,21 +1140,21 @@ export class SshdFailureTracker {
     if (state !== null) {
       if (f.userEnd > f.userStart) {
         const n = f.userEnd - f.userStart;
-        if (state.user === null) state.user = text.slice(f.userStart, f.userEnd);
-        else if (!state.users2 && !(state.user.length === n && text.startsWith(state.user, f.userStart))) state.users2 = true;
+        if (state.user === null) state.user = asciiText(b, f.userStart, f.userEnd);
+        else if (!state.users2 && !(state.user.length === n && sameText(b, f.userStart, state.user))) state.users2 = true;
       }
       if (f.gained) state.pending = false;
-      if (f.ipStart >= 0 && !(state.ip4 !== null && state.ip4.length === f.ipEnd - f.ipStart && text.startsWith(state.ip4, f.ipStart))) {
-        state.ip4 = text.slice(f.ipStart, f.ipEnd);
+      if (f.ipStart >= 0 && !(state.ip4 !== null && state.ip4.length === f.ipEnd - f.ipStart && sameText(b, f.ipStart, state.ip4))) {
+        state.ip4 = asciiText(b, f.ipStart, f.ipEnd);
         state.ip = f.ipCanonical ? state.ip4 : null;
         state.ipIsV4 = f.ipCanonical;
         state.ipValue = f.ipValue;
       }
       if (f.forget) this.cache.remove(state);
     } else {
-      const ip4 = f.ipStart >= 0 ? text.slice(f.ipStart, f.ipEnd) : null;
-      const user = f.userEnd > f.userStart ? text.slice(f.userStart, f.userEnd) : null;
-      state = newConnection(text.slice(idStart, idEnd), ip4, null, null, f.ipCanonical ? ip4 : null, f.ipCanonical, f.ipValue, user);
+      const ip4 = f.ipStart >= 0 ? asciiText(b, f.ipStart, f.ipEnd) : null;
+      const user = f.userEnd > f.userStart ? asciiText(b, f.userStart, f.userEnd) : null;
+      state = newConnection(key >= 0 ? null : asciiText(b, idStart, idEnd), key, ip4, null, null, f.ipCanonical ? ip4 : null, f.ipCanonical, f.ipValue, user);
       this.insert(state, hash);
     }
     this.lastIp = state.ip;

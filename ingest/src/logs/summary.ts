@@ -87,31 +87,26 @@ export class LogSummary {
   /** Rows ordered by failures, then bans, then address. */
   rows(): IpSummary[] {
     const out: IpSummary[] = [];
-    const all: [string, Totals][] = [...this.byIp];
+    for (const [ip, t] of this.byIp) out.push(summaryRow(ip, t.failures, t.invalidUsers, t.accepted, t.bans));
     const v4 = this.v4;
-    for (let i = 0; i < v4.size; i++) {
-      all.push([formatIPv4(v4.addressAt(i)), { failures: v4.failures[i], invalidUsers: v4.invalidUsers[i], accepted: v4.accepted[i], bans: v4.bans[i] }]);
-    }
-    // Thousands of addresses share a few totals (one failure, two...): each score is computed once.
-    const scores = new Map<string, number>();
-    const score = (t: Totals) => {
-      const key = `${t.failures} ${t.invalidUsers} ${t.accepted} ${t.bans}`;
-      let v = scores.get(key);
-      if (v === undefined) scores.set(key, (v = threatScore({ failures: t.failures, invalidUsers: t.invalidUsers, accepted: t.accepted, bans: t.bans })));
-      return v;
-    };
-    for (const [ip, t] of all) {
-      out.push({
-        ip,
-        failures: t.failures,
-        invalid_users: t.invalidUsers,
-        accepted: t.accepted,
-        bans: t.bans,
-        threat_score: score(t),
-      });
-    }
+    for (let i = 0; i < v4.size; i++) out.push(summaryRow(formatIPv4(v4.addressAt(i)), v4.failures[i], v4.invalidUsers[i], v4.accepted[i], v4.bans[i]));
+    scoreMemo.clear();
     return out.sort((a, b) => b.failures - a.failures || b.bans - a.bans || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
   }
+}
+
+// Thousands of addresses share a few totals (one failure, two...): each score is computed once, by totals packed
+// into one small integer (counters under 128; larger ones are scored directly).
+const scoreMemo = new Map<number, number>();
+
+function summaryRow(ip: string, failures: number, invalidUsers: number, accepted: number, bans: number): IpSummary {
+  let score: number | undefined;
+  if ((failures | invalidUsers | accepted | bans) < 128) {
+    const key = (((failures * 128 + invalidUsers) * 128 + accepted) * 128 + bans) | 0;
+    score = scoreMemo.get(key);
+    if (score === undefined) scoreMemo.set(key, (score = threatScore({ failures, invalidUsers, accepted, bans })));
+  } else score = threatScore({ failures, invalidUsers, accepted, bans });
+  return { ip, failures, invalid_users: invalidUsers, accepted, bans, threat_score: score };
 }
 
 /**

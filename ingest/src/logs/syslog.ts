@@ -4,6 +4,7 @@
  * host sshd 1291 - - ..."), and rsyslog's high-precision file format (an RFC 3339 timestamp in place of the BSD
  * one). Pure functions over one line; the year of RFC 3164 lines comes from a {@link YearInference}.
  */
+import { codeUnits } from './text-bytes';
 
 export type FrameFormat = 'rfc3164' | 'rfc5424' | 'iso' | 'journal' | 'none';
 
@@ -76,26 +77,27 @@ const digits2 = (s: string, i: number) => (s.charCodeAt(i) - 48) * 10 + s.charCo
 /**
  * The common "Mmm dd hh:mm:ss " at offset 0, checked by hand: (month << 16 | day), or -1 when the line is not
  * exactly that shape (a fraction, a year, a weekday, odd spacing...), which then goes through BSD_DATE_RE. Every
- * line accepted here is one BSD_DATE_RE matches with the same 15-character date.
+ * line accepted here is one BSD_DATE_RE matches with the same 15-character date. Reads bytes: a file's, or a
+ * line's {@link codeUnits} (non-ASCII characters only ever make it decline, both ways).
  */
-export function fastBsdDate(line: string, o = 0, end = line.length): number {
-  if (end - o < 15 || line.charCodeAt(o + 3) !== 32 || line.charCodeAt(o + 6) !== 32 || line.charCodeAt(o + 9) !== 58 || line.charCodeAt(o + 12) !== 58) return -1;
-  const c0 = line.charCodeAt(o);
-  const c1 = line.charCodeAt(o + 1);
-  const c2 = line.charCodeAt(o + 2);
+export function fastBsdDate(line: Uint8Array, o = 0, end = line.length): number {
+  if (end - o < 15 || line[o + 3] !== 32 || line[o + 6] !== 32 || line[o + 9] !== 58 || line[o + 12] !== 58) return -1;
+  const c0 = line[o];
+  const c1 = line[o + 1];
+  const c2 = line[o + 2];
   const month = MONTH_BY_BITS[((c0 & 31) << 10) | ((c1 & 31) << 5) | (c2 & 31)] - 1;
   if (month < 0 || (((c0 | 32) << 16) | ((c1 | 32) << 8) | (c2 | 32)) !== MONTH_KEY[month]) return -1;
-  const d0 = line.charCodeAt(o + 4);
-  const d1 = line.charCodeAt(o + 5);
+  const d0 = line[o + 4];
+  const d1 = line[o + 5];
   const day = (d0 | d1) < 128 ? DAY_BY_CHARS[d0 * 128 + d1] : 0;
   if (day === 0) return -1;
-  const h0 = line.charCodeAt(o + 7);
-  const m0 = line.charCodeAt(o + 10);
-  const s0 = line.charCodeAt(o + 13);
-  if (!(h0 >= 48 && h0 <= 50 && digit(line.charCodeAt(o + 8)) && m0 >= 48 && m0 <= 53 && digit(line.charCodeAt(o + 11)) && s0 >= 48 && s0 <= 53 && digit(line.charCodeAt(o + 14)))) return -1;
+  const h0 = line[o + 7];
+  const m0 = line[o + 10];
+  const s0 = line[o + 13];
+  if (!(h0 >= 48 && h0 <= 50 && digit(line[o + 8]) && m0 >= 48 && m0 <= 53 && digit(line[o + 11]) && s0 >= 48 && s0 <= 53 && digit(line[o + 14]))) return -1;
   if (end - o > 15) {
-    const next = line.charCodeAt(o + 15);
-    if (next === 46 /* . */ || wordChar(next) || (next === 32 && end - o > 17 && line.charCodeAt(o + 16) === 50 && line.charCodeAt(o + 17) === 48)) return -1;
+    const next = line[o + 15];
+    if (next === 46 /* . */ || wordChar(next) || (next === 32 && end - o > 17 && line[o + 16] === 50 && line[o + 17] === 48)) return -1;
   }
   return (month << 16) | day;
 }
@@ -261,7 +263,7 @@ export function parseSyslogLine(line: string, years: YearInference): SyslogFrame
       body = line.slice(priLen);
     }
   }
-  const fast = fastBsdDate(line);
+  const fast = fastBsdDate(codeUnits(line));
   if (fast >= 0) {
     frame.format = 'rfc3164';
     frame.timestamp = years.resolve(fast >>> 16, fast & 0xffff, digits2(line, 7), digits2(line, 10), digits2(line, 13));
@@ -324,7 +326,7 @@ export function levelFromPri(pri: number): 'critical' | 'error' | 'warning' | 'n
  * finds no date at the start of the line.
  */
 export function fail2banText(line: string): string | null {
-  if (fastBsdDate(line) >= 0) return line.slice(15);
+  if (fastBsdDate(codeUnits(line)) >= 0) return line.slice(15);
   const bsd = BSD_DATE_RE.exec(line) ?? ISO_DATE_RE.exec(line);
   if (!bsd) return null;
   const start = bsd[0].length - bsd[1].length;

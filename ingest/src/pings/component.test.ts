@@ -77,7 +77,11 @@ describe('createPingComponent', () => {
       await c.start();
       expect(c.icmp?.mechanism).toBe(process.getuid!() === 0 ? 'raw' : 'fping');
       const chosen = lines.map((l) => JSON.parse(l)).find((l) => l.icmp);
-      expect(chosen).toMatchObject({ level: 30, icmp: c.icmp!.mechanism, msg: `pings: ICMP echo by ${c.icmp!.mechanism}: ${c.icmp!.reason}` });
+      expect(chosen).toMatchObject({ level: 30, icmp: c.icmp!.mechanism, msg: `pings: ICMP echo by ${c.icmp!.label}: ${c.icmp!.reason}; ${c.icmp!.ttl.reason}` });
+      // oping (installed by setup.sh) reads the TTLs the mechanism cannot: IPv6 hop limits under raw, all under fping.
+      expect([c.icmp!.label, chosen.ttl.v4, chosen.ttl.v6]).toEqual(
+        c.icmp!.mechanism === 'raw' ? ['raw (IPv4), oping for IPv6 hop limits', 'reply header', 'oping'] : ['fping, oping for TTL and hop limits', 'oping', 'oping'],
+      );
 
       // Two rounds: at 0 and 1.5 s.
       await new Promise((r) => setTimeout(r, 2600));
@@ -96,8 +100,8 @@ describe('createPingComponent', () => {
         const r = byName[name];
         return { loss: r.loss, up: r.last_success !== null, latency: typeof r.avg_ms === 'number' && r.avg_ms > 0, ttl: r.ttl, cert: r.cert_days_left, error: r.last_error };
       };
-      expect(view('127.0.0.1')).toEqual({ loss: 0, up: true, latency: true, ttl: c.icmp!.mechanism === 'raw' ? 64 : null, cert: null, error: null });
-      expect(view('icmp://[::1]')).toEqual({ loss: 0, up: true, latency: true, ttl: null, cert: null, error: null });
+      expect(view('127.0.0.1')).toEqual({ loss: 0, up: true, latency: true, ttl: 64, cert: null, error: null });
+      expect(view('icmp://[::1]')).toEqual({ loss: 0, up: true, latency: true, ttl: 64, cert: null, error: null });
       expect(view(`tcp://127.0.0.1:${openPort}`)).toEqual({ loss: 0, up: true, latency: true, ttl: null, cert: null, error: null });
       expect(view('closed')).toEqual({ loss: 100, up: false, latency: false, ttl: null, cert: null, error: 'connect: ECONNREFUSED' });
       expect(view('web')).toEqual({ loss: 0, up: true, latency: true, ttl: null, cert: 42, error: null });
@@ -116,9 +120,12 @@ describe('createPingComponent', () => {
       expect(values.json()).toEqual({ name: 'targets', values: Object.keys(byName).sort() });
 
       const health = (await app.inject({ method: 'GET', url: '/api/v1/health' })).json() as { components: Record<string, { state: string; detail: string }> };
-      expect(health.components.pings).toEqual({ state: 'degraded', detail: `2 of 6 targets failing; ICMP by ${c.icmp!.mechanism}` });
+      expect(health.components.pings).toEqual({ state: 'degraded', detail: `2 of 6 targets failing; ICMP by ${c.icmp!.label}` });
       const stats = (await app.inject({ method: 'GET', url: '/api/v1/stats' })).json() as { components: { pings: Record<string, unknown> } };
-      expect(stats.components.pings).toMatchObject({ targets: 6, rounds: 12, rounds_failed: 4, resolve_failures: 2, icmp_mechanism: c.icmp!.mechanism, rows_dropped: 0 });
+      expect(stats.components.pings).toMatchObject({ targets: 6, rounds: 12, rounds_failed: 4, resolve_failures: 2, icmp_mechanism: c.icmp!.mechanism, icmp_ttl_v6: 'oping', rows_dropped: 0 });
+      // One companion echo per ICMP target with an address and round: IPv6 only under raw, both families under fping.
+      const p = stats.components.pings;
+      expect([p.icmp_ttl_asked, p.icmp_ttl_answered, p.icmp_ttl_processes]).toEqual(c.icmp!.mechanism === 'raw' ? [2, 2, 2] : [4, 4, 2]);
       // Failing targets are logged once when they start failing, not every round.
       expect(lines.filter((l) => l.includes('ping target is failing')).length).toBe(2);
     } finally {
@@ -136,6 +143,25 @@ describe('createPingComponent', () => {
       expect(db.prepare("SELECT DISTINCT kind, tls_version, cert_issuer, cert_days_left, status_code FROM ping_probes WHERE target = 'web'").raw().all()).toEqual([['https', 'TLSv1.3', 'CN=netwatch-test, O=Netwatch Tests', 42, 200]]);
     } finally {
       db.close();
+    }
+  });
+
+  it.each([
+    ['oping', { opingBin: '/nonexistent/oping' }, '--ping-ttl oping: '],
+    ['ping', { pingBin: '/nonexistent/ping' }, '--ping-ttl ping: '],
+  ] as const)('--ping-ttl %s insists on that tool: without it the service refuses to start, saying why', async (tool, bins, prefix) => {
+    const { config } = loadConfig({ argv: ['--ping', '::1', '--ping-ttl', tool], env: {} });
+    const store = Store.open({ path: ':memory:' });
+    try {
+      const deps = { config, logger: createLogger('silent'), store, api: new ApiRegistry(), metrics: new Registry(), events: createLogEventWriter(store), now: Date.now };
+      const raw = process.getuid!() === 0;
+      const what = raw ? 'IPv4 TTL from the reply header; no IPv6 hop limit (raw IPv6 sockets never see the IPv6 header)' : 'no TTL (fping 5.1 prints none)';
+      const name = tool === 'oping' ? 'oping' : 'ping(8)';
+      await expect(createPingComponent(deps, bins).start()).rejects.toThrow(
+        `${prefix}${what}: ${name}: cannot run /nonexistent/${tool}: spawnSync /nonexistent/${tool} ENOENT (127.0.0.1 answered with TTL none, ::1 with hop limit none)`,
+      );
+    } finally {
+      store.close();
     }
   });
 

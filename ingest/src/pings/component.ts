@@ -16,6 +16,9 @@ export interface PingComponentOptions {
   /** Host name resolution (tests); default getaddrinfo. */
   resolve?: Resolver;
   fpingBin?: string;
+  /** The TTL companions' binaries (tests); default oping and ping from PATH. */
+  opingBin?: string;
+  pingBin?: string;
   /** How long stop() lets running rounds finish, ms. Default 2000 (the service must exit within 5 s). */
   stopGraceMs?: number;
   writer?: PingWriterOptions;
@@ -52,7 +55,7 @@ export function createPingComponent(deps: ComponentDeps, opts: PingComponentOpti
 
   const health = (): ComponentHealth => {
     if (!scheduler) return { state: 'ok', detail: 'not started' };
-    const icmpNote = choice ? `; ICMP by ${choice.mechanism}` : '';
+    const icmpNote = choice ? `; ICMP by ${choice.label}` : '';
     if (targets.length === 0) return { state: 'ok', detail: 'no targets configured; serving stored pings' };
     if (choice && choice.mechanism === 'none') return { state: 'degraded', detail: choice.reason };
     const down = scheduler.states().filter((s) => s.lastError !== null && s.consecutiveFailures > 0).length;
@@ -61,7 +64,13 @@ export function createPingComponent(deps: ComponentDeps, opts: PingComponentOpti
   };
 
   const stats = () => {
-    const out: Record<string, number | string | boolean | null> = { ...(scheduler?.counters() ?? {}), rows_dropped: dropped, icmp_mechanism: choice?.mechanism ?? null };
+    const out: Record<string, number | string | boolean | null> = {
+      ...(scheduler?.counters() ?? {}),
+      rows_dropped: dropped,
+      icmp_mechanism: choice?.mechanism ?? null,
+      icmp_ttl_v4: choice?.ttl.v4 ?? null,
+      icmp_ttl_v6: choice?.ttl.v6 ?? null,
+    };
     for (const [k, v] of Object.entries(pinger?.counters() ?? {})) out[`icmp_${k}`] = v;
     return out;
   };
@@ -98,11 +107,15 @@ export function createPingComponent(deps: ComponentDeps, opts: PingComponentOpti
       api.registerComponent('pings', { health, stats });
 
       if (targets.some((t) => t.kind === 'icmp')) {
-        choice = await chooseIcmpMechanism({ prefer: config.pingIcmp, fpingBin: opts.fpingBin });
+        choice = await chooseIcmpMechanism({ prefer: config.pingIcmp, fpingBin: opts.fpingBin, ttl: config.pingTtl, opingBin: opts.opingBin, pingBin: opts.pingBin });
         pinger = choice.pinger;
         if (!pinger && config.pingIcmp !== 'auto') throw new Error(`--ping-icmp ${config.pingIcmp}: ${choice.reason}`);
-        const log = { icmp: choice.mechanism, reason: choice.reason, tried: choice.steps };
-        if (pinger) logger.info(log, `pings: ICMP echo by ${choice.mechanism}: ${choice.reason}`);
+        if (pinger && (config.pingTtl === 'oping' || config.pingTtl === 'ping') && choice.ttl.tool === null) {
+          pinger.close();
+          throw new Error(`--ping-ttl ${config.pingTtl}: ${choice.ttl.reason}`);
+        }
+        const log = { icmp: choice.mechanism, reason: choice.reason, tried: choice.steps, ttl: { v4: choice.ttl.v4, v6: choice.ttl.v6, reason: choice.ttl.reason, tried: choice.ttl.steps } };
+        if (pinger) logger.info(log, `pings: ICMP echo by ${choice.label}: ${choice.reason}; ${choice.ttl.reason}`);
         else logger.error(log, `pings: ICMP targets will fail: ${choice.reason}`);
       }
       scheduler = new PingScheduler(targets, { icmp: pinger, icmpUnavailable: choice?.reason, resolve: opts.resolve, now: deps.now, onRound });

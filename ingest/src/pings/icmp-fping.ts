@@ -16,7 +16,8 @@
  *
  * Lines carry the print time (-D); a reply's send time is that minus its RTT, a timeout's that minus the timeout,
  * which orders the probes of a burst as sent (timeouts are printed late, after later probes' replies).
- * fping 5.1 cannot print the reply TTL (`--print-ttl` came in 5.2), so this mechanism records none.
+ * fping 5.1 cannot print the reply TTL (`--print-ttl` came in 5.2), so TTLs come from a companion echo
+ * (icmp-ttl.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { BurstOptions, IcmpPinger } from './icmp';

@@ -9,15 +9,21 @@
  *  3. fping: one long-running fping (loop mode) for all ICMP targets; works unprivileged as Debian's fping carries
  *     cap_net_raw. Proven by one echo to 127.0.0.1.
  *
+ * Then where the reply TTL comes from: raw sockets read the IPv4 TTL from the reply header but see no IPv6 header,
+ * and fping 5.1 prints no TTL, so for those families a companion echo per round by oping, else ping(8), gives it
+ * (icmp-ttl.ts), each proven at start by echoes to 127.0.0.1 and ::1.
+ *
  * The outcome and the reason of every step are logged at start and served in the component's health.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { FpingPinger, parseFpingLine } from './icmp-fping';
 import { RawIcmpPinger } from './icmp-raw';
+import { proveTtlTool, TTL_TOOL_NAME, TtlCompanion, TtlFilledPinger, type TtlStep, type TtlTool } from './icmp-ttl';
 import type { IcmpMechanismName, IcmpPinger } from './icmp';
 
 export type IcmpPreference = 'auto' | 'raw' | 'fping';
+export type TtlPreference = 'auto' | 'oping' | 'ping' | 'off';
 
 export interface MechanismStep {
   mechanism: IcmpMechanismName;
@@ -25,17 +31,35 @@ export interface MechanismStep {
   why: string;
 }
 
+/** Where the reply TTL of each family comes from. */
+export interface TtlChoice {
+  /** 'reply header' (raw IPv4), the companion tool's name, or null when this family's TTL is not recorded. */
+  v4: string | null;
+  v6: string | null;
+  tool: TtlTool | null;
+  /** One sentence: where TTLs come from and why. */
+  reason: string;
+  steps: TtlStep[];
+}
+
 export interface MechanismChoice {
   pinger: IcmpPinger | null;
   mechanism: IcmpMechanismName | 'none';
+  /** The mechanism with its TTL source, for health and the start-up line: `raw (IPv4), oping for IPv6 hop limits`. */
+  label: string;
   /** One sentence: what was chosen and why (or why nothing works). */
   reason: string;
   steps: MechanismStep[];
+  ttl: TtlChoice;
 }
 
 export interface ChooseOptions {
   prefer?: IcmpPreference;
   fpingBin?: string;
+  /** Which companion tool gives the TTLs the mechanism cannot read (`auto`: oping, else ping(8)). */
+  ttl?: TtlPreference;
+  opingBin?: string;
+  pingBin?: string;
   /** For tests: where the sysctl is read. */
   pingGroupRangeFile?: string;
 }
@@ -102,7 +126,10 @@ export async function chooseIcmpMechanism(opts: ChooseOptions = {}): Promise<Mec
   const prefer = opts.prefer ?? 'auto';
   const bin = opts.fpingBin ?? 'fping';
   const steps: MechanismStep[] = [];
-  const chosen = (pinger: IcmpPinger, step: MechanismStep): MechanismChoice => ({ pinger, mechanism: step.mechanism, reason: step.why, steps });
+  const chosen = (pinger: IcmpPinger, step: MechanismStep): MechanismChoice => {
+    const ttl = chooseTtl(pinger, opts);
+    return { pinger: ttl.pinger, mechanism: step.mechanism, label: ttl.label, reason: step.why, steps, ttl: ttl.choice };
+  };
 
   if (prefer === 'auto' || prefer === 'raw') {
     const raw = await tryRaw();
@@ -115,5 +142,52 @@ export async function chooseIcmpMechanism(opts: ChooseOptions = {}): Promise<Mec
     steps.push(f.step);
     if (f.pinger) return chosen(f.pinger, f.step);
   }
-  return { pinger: null, mechanism: 'none', reason: `no way to send ICMP echoes: ${steps.map((s) => `${s.mechanism}: ${s.why}`).join('; ')}`, steps };
+  return {
+    pinger: null,
+    mechanism: 'none',
+    label: 'none',
+    reason: `no way to send ICMP echoes: ${steps.map((s) => `${s.mechanism}: ${s.why}`).join('; ')}`,
+    steps,
+    ttl: { v4: null, v6: null, tool: null, reason: 'no ICMP mechanism', steps: [] },
+  };
+}
+
+/**
+ * Picks the companion for the families the mechanism cannot read the TTL of: IPv6 under raw sockets, both under
+ * fping. Proven by the families it must serve (IPv6 for raw; IPv4 for fping, so a host without IPv6 still gets
+ * IPv4 TTLs).
+ */
+function chooseTtl(pinger: IcmpPinger, opts: ChooseOptions): { pinger: IcmpPinger; label: string; choice: TtlChoice } {
+  const raw = pinger.mechanism === 'raw';
+  const families: Array<4 | 6> = raw ? [6] : [4, 6];
+  const pref = opts.ttl ?? 'auto';
+  const tools: TtlTool[] = pref === 'auto' ? ['oping', 'ping'] : pref === 'off' ? [] : [pref];
+  const bins: Record<TtlTool, string> = { oping: opts.opingBin ?? 'oping', ping: opts.pingBin ?? 'ping' };
+  const steps: TtlStep[] = [];
+  for (const tool of tools) {
+    const step = proveTtlTool(tool, bins[tool], raw ? [6] : [4]);
+    steps.push(step);
+    if (!step.ok) continue;
+    const name = TTL_TOOL_NAME[tool];
+    const filled = new TtlFilledPinger(pinger, new TtlCompanion(tool, bins[tool]), families);
+    return raw
+      ? {
+          pinger: filled,
+          label: `raw (IPv4), ${name} for IPv6 hop limits`,
+          choice: { v4: 'reply header', v6: name, tool, steps, reason: `IPv4 TTL from the reply header; IPv6 hop limit from a companion echo per round: ${step.why}` },
+        }
+      : {
+          pinger: filled,
+          label: `fping, ${name} for TTL and hop limits`,
+          choice: { v4: name, v6: name, tool, steps, reason: `TTL and hop limit from a companion echo per round (fping 5.1 prints none): ${step.why}` },
+        };
+  }
+  const why = pref === 'off' ? '--ping-ttl off' : steps.map((s) => `${TTL_TOOL_NAME[s.tool]}: ${s.why}`).join('; ');
+  return raw
+    ? {
+        pinger,
+        label: 'raw (IPv4 TTL only, no IPv6 hop limits)',
+        choice: { v4: 'reply header', v6: null, tool: null, steps, reason: `IPv4 TTL from the reply header; no IPv6 hop limit (raw IPv6 sockets never see the IPv6 header): ${why}` },
+      }
+    : { pinger, label: 'fping (no TTL)', choice: { v4: null, v6: null, tool: null, steps, reason: `no TTL (fping 5.1 prints none): ${why}` } };
 }

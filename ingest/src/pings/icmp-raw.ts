@@ -6,7 +6,7 @@
  * is not used: it reports neither the reply TTL nor ICMP errors per probe, and it allocates a session per target.
  * An IPv4 raw socket receives the whole datagram, so the reply TTL is read from its header; an IPv6 raw socket
  * never sees the IPv6 header (RFC 3542 §3), and raw-socket has no recvmsg for IPV6_RECVHOPLIMIT, so the IPv6
- * hop limit is not recorded by this mechanism.
+ * hop limit comes from a companion echo (icmp-ttl.ts).
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
