@@ -36,9 +36,9 @@ Flags:
   --idle-timeout S     seconds without packets that end a flow, for every protocol (defaults: TCP 300,
                        UDP/ICMP/other 60; a closed TCP connection lingers 30)
   --max-flows N        flows held at once (default 1000000); beyond it the oldest idle flows are printed early
-  --threads N          2: read and decode the files on a second thread while this one aggregates; 1: both on
-                       one thread; auto (default): 2 when the files add up to 16 MiB or more. The output is
-                       the same.
+  --threads N          1 (default): one thread; 2: read and decode the files on a second thread while this one
+                       aggregates, with the same output. On 2 cores shared with other work the second thread
+                       was measured no faster (docs/benchmarks.md); it needs a core of its own.
   -h, --help           this help
 
 ICMP and ICMPv6 carry the type and code in src_port and dst_port. Progress goes to stderr when it is a
@@ -48,22 +48,19 @@ a truncated file), 1 a file is missing or not a capture, 2 usage error.
 
 class UsageError extends Error {}
 
-/** Input size from which `--threads auto` reads on a second thread. */
-const AUTO_THREADS_BYTES = 16 * 1024 * 1024;
-
 export interface FlowsArgs {
   files: string[];
   format: 'table' | 'json' | 'csv';
   filter: FlowFilter;
   idleTimeoutMs?: Partial<IdleTimeouts>;
   maxFlows?: number;
-  /** 2: read and decode on a second thread; 1: everything on this one; auto (default): 2 for inputs of 16 MiB or more. */
-  threads: 1 | 2 | 'auto';
+  /** 1 (default): everything on this thread; 2: read and decode on a second one. */
+  threads: 1 | 2;
   help: boolean;
 }
 
 export function parseFlowsArgs(argv: readonly string[]): FlowsArgs {
-  const out: FlowsArgs = { files: [], format: 'table', filter: { cidr: [], srcCidr: [], dstCidr: [], port: [], srcPort: [], dstPort: [], protocol: [] }, threads: 'auto', help: false };
+  const out: FlowsArgs = { files: [], format: 'table', filter: { cidr: [], srcCidr: [], dstCidr: [], port: [], srcPort: [], dstPort: [], protocol: [] }, threads: 1, help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const eq = a.indexOf('=');
@@ -123,8 +120,8 @@ export function parseFlowsArgs(argv: readonly string[]): FlowsArgs {
       }
       case '--threads': {
         const v = value();
-        if (v !== '1' && v !== '2' && v !== 'auto') throw new UsageError('--threads: expected 1, 2 or auto');
-        out.threads = v === 'auto' ? 'auto' : v === '1' ? 1 : 2;
+        if (v !== '1' && v !== '2') throw new UsageError('--threads: expected 1 or 2');
+        out.threads = v === '1' ? 1 : 2;
         break;
       }
       case '--max-flows': {
@@ -200,9 +197,7 @@ export function flowsCommand(argv: string[], io: FlowsIo = { stdout: 1, stderr: 
   const out = new FlowLineWriter(io.stdout, args.format === 'csv' ? 'csv' : 'json');
   if (args.format === 'csv') out.text(`${FLOW_FIELDS.join(',')}\n`);
   else if (args.format === 'table') out.text(`${flowTableHeader()}\n`);
-  // A second thread takes about 25 ms to start: for a small capture it would not pay.
-  const twoThreads = args.threads === 2 || (args.threads === 'auto' && readers.reduce((n, r) => n + r.size, 0) >= AUTO_THREADS_BYTES);
-  const workerScript = twoThreads ? offlineWorkerScript() : null;
+  const workerScript = args.threads === 2 ? offlineWorkerScript() : null;
   const pass = new OfflineFlowPass({
     shared: workerScript !== null && args.format !== 'table',
     idleTimeoutMs: args.idleTimeoutMs,

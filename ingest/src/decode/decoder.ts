@@ -10,6 +10,7 @@
  * fragment belongs to the flow of its first fragment.
  */
 import { FragmentCache } from './fragment-cache';
+import type { PacketRecord } from '../capture/pcap-file';
 import type { DecodedPacket } from './packet';
 
 // LINKTYPE_* values of the pcap and pcapng formats (https://www.tcpdump.org/linktypes.html).
@@ -186,6 +187,21 @@ export class PacketDecoder {
    * `wireLength` is the frame's original length, `tsUs` its capture time. Never throws.
    */
   decode(linkType: number, buf: Buffer, offset: number, captureLength: number, wireLength: number, tsUs: number, out: DecodedPacket): boolean {
+    out.tsUs = tsUs;
+    return this.decodeFrame(linkType, buf, offset, captureLength, wireLength, out);
+  }
+
+  /**
+   * decode() for a record of a capture file reader. The timestamp goes from record to packet without being passed
+   * as an argument: a double argument of a call V8 does not inline is boxed, a heap number per packet.
+   */
+  decodeRecord(rec: PacketRecord, out: DecodedPacket): boolean {
+    out.tsUs = rec.tsUs;
+    return this.decodeFrame(rec.linkType, rec.data, rec.offset, rec.captureLength, rec.originalLength, out);
+  }
+
+  /** decode() with `out.tsUs` already set. */
+  private decodeFrame(linkType: number, buf: Buffer, offset: number, captureLength: number, wireLength: number, out: DecodedPacket): boolean {
     const c = this.counters;
     c.packets++;
     let end = offset + captureLength;
@@ -195,7 +211,6 @@ export class PacketDecoder {
       return false;
     }
     out.wireLength = wireLength;
-    out.tsUs = tsUs;
     this.wireEnd = offset + wireLength;
     this.frameStart = offset;
 

@@ -119,6 +119,8 @@ export class FlowLineWriter {
   private readonly at: Int32Array;
   private readonly len: Int32Array;
   private readonly quote: boolean;
+  /** The numbers of the line being written, by field index (see flow). */
+  private readonly values = new Float64Array(STATE_PART);
 
   /** Full buffers kept instead of written, when the writer was made with fd -1 (see takeChunks). */
   private readonly chunks: Uint8Array[] = [];
@@ -151,34 +153,26 @@ export class FlowLineWriter {
     if (this.pos > this.limit) this.flush();
     const v6 = (t.status[s] & F_V6) !== 0;
     const e = t.epochMs;
+    // The numeric fields gathered first, so that one small loop writes the line: a compact function is optimised
+    // by V8 after fewer lines than one with a call site per field, and the first lines are the slow ones.
+    const v = this.values;
+    v[1] = t.srcPort[s];
+    v[3] = t.dstPort[s];
+    v[4] = t.proto[s];
+    v[5] = t.packetsFwd[s];
+    v[6] = t.bytesFwd[s];
+    v[7] = t.packetsRev[s];
+    v[8] = t.bytesRev[s];
+    v[9] = e + t.firstRel[s];
+    v[10] = e + t.lastRel[s];
+    v[11] = t.tcpFlagsFwd[s];
+    v[12] = t.tcpFlagsRev[s];
     let p = this.pos;
-    p = this.part(p, 0);
-    p = this.address(p, t, false, s, v6);
-    p = this.part(p, 1);
-    p = this.uint(p, t.srcPort[s]);
-    p = this.part(p, 2);
-    p = this.address(p, t, true, s, v6);
-    p = this.part(p, 3);
-    p = this.uint(p, t.dstPort[s]);
-    p = this.part(p, 4);
-    p = this.uint(p, t.proto[s]);
-    p = this.part(p, 5);
-    p = this.uint(p, t.packetsFwd[s]);
-    p = this.part(p, 6);
-    p = this.uint(p, t.bytesFwd[s]);
-    p = this.part(p, 7);
-    p = this.uint(p, t.packetsRev[s]);
-    p = this.part(p, 8);
-    p = this.uint(p, t.bytesRev[s]);
-    p = this.part(p, 9);
-    p = this.uint(p, e + t.firstRel[s]);
-    p = this.part(p, 10);
-    p = this.uint(p, e + t.lastRel[s]);
-    p = this.part(p, 11);
-    p = this.uint(p, t.tcpFlagsFwd[s]);
-    p = this.part(p, 12);
-    p = this.uint(p, t.tcpFlagsRev[s]);
-    p = this.part(p, 13);
+    for (let i = 0; i < STATE_PART; i++) {
+      p = this.part(p, i);
+      if (i === 0 || i === 2) p = this.address(p, t, i === 2, s, v6);
+      else if (i < STATE_PART - 1) p = this.uint(p, v[i]);
+    }
     this.pos = this.part(p, STATE_PART + state);
   }
 

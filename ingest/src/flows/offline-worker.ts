@@ -71,7 +71,7 @@ export function runOfflineWorker(data: OfflineWorkerData): void {
       let n = 0;
       try {
         while (reader.next(rec)) {
-          if (decoder.decode(rec.linkType, rec.data, rec.offset, rec.captureLength, rec.originalLength, rec.tsUs, p)) ring.packet(p);
+          if (decoder.decodeRecord(rec, p)) ring.packet(p);
           if ((++n & 0xffff) === 0) ring.progress(reader.bytesRead);
         }
       } finally {

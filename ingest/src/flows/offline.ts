@@ -16,7 +16,7 @@ import { protocolName } from '../protocol/ip-protocols';
 import { CompiledFilter, NO_FLOW_FILTER, type FlowFilter } from './filter';
 import { FLOW_STATE_NAMES } from './flow-writer';
 import { LIST_STATE_SHIFT, type FormatRequest, type OfflineWorkerData, type OfflineWorkerMessage } from './offline-worker';
-import { CTRL_FORMATTED, RingReader, STATE_DONE, createPacketRing } from './packet-ring';
+import { CTRL_FORMATTED, CTRL_HEAD, CTRL_PROGRESS_KIB, RingReader, STATE_DONE, createPacketRing } from './packet-ring';
 import { F_V6, FLOW_COLUMNS, FLOW_TABLE_DEFAULTS, FlowTable, type IdleTimeouts } from './table';
 
 export interface OfflineFlowOptions {
@@ -84,7 +84,7 @@ export class OfflineFlowPass {
     let n = 0;
     try {
       while (reader.next(rec)) {
-        if (decoder.decode(rec.linkType, rec.data, rec.offset, rec.captureLength, rec.originalLength, rec.tsUs, p)) table.add(p);
+        if (decoder.decodeRecord(rec, p)) table.add(p);
         if ((++n & 0xffff) === 0 && progress) progress(reader.bytesRead);
       }
     } finally {
@@ -110,17 +110,18 @@ export class OfflineFlowPass {
     const data: OfflineWorkerData & { kind: string } = { kind: 'netwatch-offline-flows', files, ring, port: port2 };
     const worker = new Worker(workerScript, { workerData: data, transferList: [port2] });
     worker.unref();
+    const reader = new RingReader(ring);
     const next = (): OfflineWorkerMessage => {
-      // The worker posts before it publishes the marker or state that makes us look, so the message is there.
+      // The worker posts before it publishes the marker or state that makes us look, so the message is there;
+      // it may take a moment to be delivered to this end of the channel.
       for (let i = 0; i < 1000; i++) {
         const m = receiveMessageOnPort(port1);
         if (m !== undefined) return m.message as OfflineWorkerMessage;
-        Atomics.wait(new Int32Array(ring.ctrl), 0, Atomics.load(new Int32Array(ring.ctrl), 0), 1);
+        Atomics.wait(reader.ctrl, CTRL_HEAD, Atomics.load(reader.ctrl, CTRL_HEAD), 1);
       }
       throw new Error('the capture reader thread stopped answering');
     };
     const table = this.table;
-    const reader = new RingReader(ring);
     const state = reader.drain(
       table,
       () => {
@@ -128,7 +129,7 @@ export class OfflineFlowPass {
         if (m.kind !== 'file') throw new Error(m.kind === 'failed' ? m.message : 'capture reader thread out of step');
         onFile(m.index, { packets: m.packets, truncated: m.truncated, warnings: m.warnings });
       },
-      progress ? () => progress(Atomics.load(reader.ctrl, 3)) : undefined,
+      progress ? () => progress(Atomics.load(reader.ctrl, CTRL_PROGRESS_KIB)) : undefined,
     );
     const last = next();
     if (state !== STATE_DONE || last.kind !== 'done') {
@@ -164,7 +165,6 @@ export class OfflineFlowPass {
       for (let s = 0; s < n; s++) if (t.status[s] !== 0) this.emit(s);
       return;
     }
-    const T0 = performance.now();
     const list = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, t.size)));
     let m = 0;
     const now = t.nowRel();
@@ -179,10 +179,9 @@ export class OfflineFlowPass {
       return;
     }
     // The reader thread starts cold (its formatter not yet optimised): give it a little less.
-    const half = Math.floor(m * Number(process.env.NW_SPLIT ?? 0.55));
+    const half = Math.floor(m * 0.55);
     const columns = Object.fromEntries(FLOW_COLUMNS.map((k) => [k, t[k]])) as FormatRequest['columns'];
     const req: FormatRequest = { kind: 'format', columns, epochMs: t.epochMs, list, from: half, to: m, format: split.format };
-    if (process.env.NW_T) process.stderr.write(`main: request sent ${((performance.timeOrigin + performance.now()) % 100000).toFixed(1)}\n`);
     reader.port.postMessage(req);
     for (let i = 0; i < half; i++) this.onFlow(t, list[i] & SLOT_OF_LIST, list[i] >>> LIST_STATE_SHIFT);
     while (Atomics.load(reader.ctrl, CTRL_FORMATTED) === 0) Atomics.wait(reader.ctrl, CTRL_FORMATTED, 0, 100);
@@ -190,7 +189,6 @@ export class OfflineFlowPass {
     reader.port.close();
     if (msg?.kind !== 'formatted') throw new Error(msg?.kind === 'failed' ? msg.message : 'capture reader thread did not format its part');
     split.write(msg.chunks);
-    if (process.env.NW_T) process.stderr.write(`finish ${(performance.now() - T0).toFixed(1)} ms\n`);
   }
 
   private emit(slot: number): void {

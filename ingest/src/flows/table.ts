@@ -2,7 +2,8 @@
  * The bidirectional flow table: every decoded packet lands here, so `add()` is the hot path of the service.
  *
  * Layout. Each flow is a slot number into struct-of-arrays storage on typed arrays, preallocated for
- * `maxFlows` and never grown. A symmetric hash of the 5-tuple indexes slots through an open-addressing table
+ * `maxFlows` and never grown; only the words 1-3 of IPv6 addresses (a pool, see srcW123) and the series log grow
+ * with use, each up to a bound. A symmetric hash of the 5-tuple indexes slots through an open-addressing table
  * (linear probing, backward-shift deletion, load <= 0.7 when full). Per-packet work is integer arithmetic and
  * typed-array reads and writes: no allocation, no string keys, no closures.
  *
@@ -16,13 +17,14 @@
  * stored as Uint32 milliseconds from a table epoch (49 days of range; the epoch is moved forward when the
  * clock nears 2^31 ms, see `rebase`).
  *
- * Series. A ring of time buckets covers the retention window. Each bucket holds global totals. Per flow, a log
- * records the buckets it has left: when a flow's first packet in a new bucket arrives, one entry (slot,
+ * Series. A ring of time buckets covers the retention window. Each bucket holds global totals. A log shared by
+ * the flows records the buckets each has left: when a flow's first packet in a new bucket arrives, one entry (slot,
  * generation, the bucket it leaves, its byte and packet totals so far) is appended. A flow's traffic in a bucket
  * is therefore the difference of two consecutive entries, and in its latest bucket its totals minus its last
  * entry; a flow seen in one bucket only, as most are, costs no entry at all. The generation tells a query whether
  * the slot still holds the flow that wrote the entry. Nothing of this touches memory per packet beyond the
- * flow's own fields: an entry is written once per flow and bucket.
+ * flow's own fields: an entry is written once per flow and bucket. A packet counts in the bucket of its flow's
+ * last-seen time (its own, unless it arrives late), in the global totals as in the flow's series.
  */
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../decode/packet';
 
@@ -61,7 +63,7 @@ export interface FlowTableConfig {
    * Most entries of the series log (24 bytes an entry, see Series above), shared by all buckets of the window as
    * a ring that grows by doubling as needed up to this bound. Default 2 * maxFlows: every flow of a full table
    * leaving two buckets inside the window. Past it the oldest entries are lost and counted in `bucketLogDrops`;
-   * global bucket totals stay exact, and so do the series of flows younger than the lost entries.
+   * global bucket totals stay exact, and so do the series of flows first seen after the last loss.
    */
   bucketLogEntries?: number;
   /**
@@ -195,6 +197,7 @@ const NO_TIME = -1;
 const CLOCK = 0;
 const BYTES = 1;
 const PACKETS = 2;
+const PACKET_TS = 3;
 
 // Builtins bound once at module scope. Jest runs modules in a vm context, where each global lookup (`Math`)
 // goes through the context's interceptor: that made the hash 300 times slower under test. In plain Node the
@@ -362,9 +365,10 @@ export class FlowTable {
   private freeHead = -1;
   /**
    * Per-packet doubles in a typed array rather than in fields: V8 boxes a double stored in an object field in a
-   * heap number, and a new one per packet cost a minor GC every 30,000 packets. [clock µs, bytes, packets].
+   * heap number, and a new one per packet cost a minor GC every 30,000 packets. [clock µs, bytes, packets, the
+   * timestamp of the packet being added (passed to account() here: as an argument it would be boxed too)].
    */
-  private readonly nums = Float64Array.of(NO_TIME, 0, 0);
+  private readonly nums = Float64Array.of(NO_TIME, 0, 0, 0);
   private epoch = NO_TIME;
   private warned = false;
   private readonly warnAt: number;
@@ -395,6 +399,8 @@ export class FlowTable {
   private kDp = 0;
   /** Index position where the last lookup stopped: the match, or the empty position to insert at. */
   private probePos = 0;
+  /** Whether the last lookup matched the flow in its own direction (the key's source is the flow's initiator). */
+  private probeSame = false;
 
   constructor(
     config: FlowTableConfig = {},
@@ -571,7 +577,8 @@ export class FlowTable {
     // Key words as int32 (what `| 0` makes of a Uint32Array element): small integers to V8, where uint32 values
     // above 2^31 would be doubles, boxed on every store to a field.
     this.setKey(p.family === 6, p.protocol, p.srcPort, p.dstPort, s[0] | 0, s[1] | 0, s[2] | 0, s[3] | 0, d[0] | 0, d[1] | 0, d[2] | 0, d[3] | 0);
-    this.account(p.tsUs, p.tcpFlags, p.wireLength, this.keyHash());
+    this.nums[PACKET_TS] = p.tsUs;
+    this.account(p.tcpFlags, p.wireLength, this.keyHash());
   }
 
   /**
@@ -597,7 +604,8 @@ export class FlowTable {
     hash: number,
   ): void {
     this.setKey(v6, proto, srcPort, dstPort, s0, s1, s2, s3, d0, d1, d2, d3);
-    this.account(tsUs, tcpFlags, wireLength, hash);
+    this.nums[PACKET_TS] = tsUs;
+    this.account(tcpFlags, wireLength, hash);
   }
 
   /** The key of the packet being added, in the k* fields (ICMP echo replies keyed by their request's type). */
@@ -626,8 +634,9 @@ export class FlowTable {
     this.kDp = dstPort;
   }
 
-  /** Accounts the packet whose key setKey has set; `h` is keyHash() of that key. */
-  private account(tsUs: number, tcpFlags: number, wl: number, h: number): void {
+  /** Accounts the packet whose key setKey has set and whose time is in nums; `h` is keyHash() of that key. */
+  private account(tcpFlags: number, wl: number, h: number): void {
+    const tsUs = this.nums[PACKET_TS];
     const tsMs = floor(tsUs / 1000);
     if (this.epoch === NO_TIME) this.epoch = tsMs - this.retentionMs;
     if (tsUs > this.nums[CLOCK]) {
@@ -664,16 +673,21 @@ export class FlowTable {
       created = true;
     }
 
-    // Direction of this packet relative to the flow's initiator.
-    const v6 = this.kV6;
-    const fromSrc = (this.srcW0[slot] | 0) === this.kS0 && (!v6 || eq123(this.srcW123, this.v6Base(slot), this.kS1, this.kS2, this.kS3));
+    // Direction of this packet relative to the flow's initiator: for a stored flow, the way the lookup matched it
+    // (the key in its own direction is tried first, so a flow between an address and port and itself is forward).
     let fwd: boolean;
-    if (icmp) {
-      const toSrc = (this.dstW0[slot] | 0) === this.kS0 && (!v6 || eq123(this.dstW123, this.v6Base(slot), this.kS1, this.kS2, this.kS3));
+    if (!created) {
       // Pings to oneself have both ends equal: only the type tells the direction.
-      fwd = fromSrc && toSrc ? !icmpReply : fromSrc;
+      fwd = this.probeSame && (!icmp || !this.selfKey() || !icmpReply);
     } else {
-      fwd = fromSrc && this.srcPort[slot] === this.kSp;
+      const v6 = this.kV6;
+      const fromSrc = (this.srcW0[slot] | 0) === this.kS0 && (!v6 || eq123(this.srcW123, this.v6Base(slot), this.kS1, this.kS2, this.kS3));
+      if (icmp) {
+        const toSrc = (this.dstW0[slot] | 0) === this.kS0 && (!v6 || eq123(this.dstW123, this.v6Base(slot), this.kS1, this.kS2, this.kS3));
+        fwd = fromSrc && toSrc ? !icmpReply : fromSrc;
+      } else {
+        fwd = fromSrc && this.srcPort[slot] === this.kSp;
+      }
     }
     let st = this.status[slot];
     if (pureSyn && (st & F_SYN) === 0) {
@@ -825,11 +839,18 @@ export class FlowTable {
     if (this.kIcmp) {
       // ICMP "ports" are (request type, code) whichever way the packet went.
       if (sp !== this.kSp || dp !== this.kDp) return false;
-      if (a0 === this.kS0 && z0 === this.kD0 && (!v6 || this.v6Same(slot))) return true;
+      if (a0 === this.kS0 && z0 === this.kD0 && (!v6 || this.v6Same(slot))) return (this.probeSame = true);
+      this.probeSame = false;
       return a0 === this.kD0 && z0 === this.kS0 && (!v6 || this.v6Swapped(slot));
     }
-    if (a0 === this.kS0 && z0 === this.kD0 && sp === this.kSp && dp === this.kDp) return !v6 || this.v6Same(slot);
+    if (a0 === this.kS0 && z0 === this.kD0 && sp === this.kSp && dp === this.kDp && (!v6 || this.v6Same(slot))) return (this.probeSame = true);
+    this.probeSame = false;
     return a0 === this.kD0 && z0 === this.kS0 && sp === this.kDp && dp === this.kSp && (!v6 || this.v6Swapped(slot));
+  }
+
+  /** Whether the key's two addresses are the same. */
+  private selfKey(): boolean {
+    return this.kS0 === this.kD0 && this.kS1 === this.kD1 && this.kS2 === this.kD2 && this.kS3 === this.kD3;
   }
 
   /** IPv6 words 1-3 of the slot equal the key's, in the key's direction. */

@@ -14,16 +14,17 @@ export const CU_SPACE = 0xfe;
 /** {@link codeUnits}: any other non-ASCII code unit. */
 export const CU_OTHER = 0x80;
 
-let codeUnitBuffer = Buffer.allocUnsafe(4096);
+/** Text up to this length is turned into bytes in one buffer kept for the next call; longer text in its own. */
+const KEPT_BUFFER_BYTES = 65536;
+const codeUnitBuffer = Buffer.allocUnsafe(KEPT_BUFFER_BYTES);
 
 /**
- * `text` as the bytes the scanners read, in a buffer the next call reuses: a view of exactly the text's length, so
- * that reading past its end gives undefined where charCodeAt gives NaN (both compare false with everything).
+ * `text` as the bytes the scanners read, in a buffer the next call may reuse: a view of exactly the text's length,
+ * so that reading past its end gives undefined where charCodeAt gives NaN (both compare false with everything).
  */
 export function codeUnits(text: string): Buffer {
   const n = text.length;
-  if (n > codeUnitBuffer.length) codeUnitBuffer = Buffer.allocUnsafe(Math.max(n, codeUnitBuffer.length * 2));
-  const b = codeUnitBuffer;
+  const b = n <= KEPT_BUFFER_BYTES ? codeUnitBuffer : Buffer.allocUnsafe(n);
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     b[i] = c < 128 ? c : c === 0xfffd ? U_FFFD : c === 0x85 || c === 0xa0 || c > 0x167f ? CU_SPACE : CU_OTHER;

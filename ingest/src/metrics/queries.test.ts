@@ -298,7 +298,8 @@ describe('system_metrics and network_metrics through the HTTP API', () => {
       { name: 'load_1', time: steps(base, base + DAY, 6 * HOUR), values: six('load'), labels: undefined, source: 'hourly' },
     ]);
     expect(frames[0].schema.meta?.notices).toBeUndefined();
-    const dbase = Math.floor((now - 500 * DAY) / DAY) * DAY;
+    // Steps are aligned to multiples of the interval since the epoch (as Grafana aligns them): start on a 2-day boundary.
+    const dbase = Math.floor((now - 500 * DAY) / (2 * DAY)) * (2 * DAY);
     const insD = h.store.db.prepare('INSERT INTO daily_aggregates (date, samples, cpu_min, computed_at) VALUES (?, 8640, ?, 0)');
     for (let d = 0; d < 4; d++) insD.run(new Date(dbase + d * DAY).toISOString().slice(0, 10), 5 + ((d * 3) % 4));
     const daily = await query(h.app, dbase, dbase + 4 * DAY, { kind: 'system_metrics', metric: 'cpu_percent', intervalMs: 2 * DAY, aggregate: 'min' });
