@@ -104,8 +104,18 @@ export function listInterfaces(): string[] {
   return cap.Cap.deviceList().map((d) => d.name);
 }
 
-/** See LiveCapture.stop(). */
-const CLOSED_CAPTURES: unknown[] = [];
+/**
+ * cap 0.2.1 on Linux stops its uv_poll handle on close() but never uv_close()s it, and the handle lives inside the
+ * native object: once that object is garbage-collected, libuv's handle queue links into freed memory and the next
+ * handle opened or closed nearby corrupts the heap (seen: "free(): invalid next size" and "double free or
+ * corruption" at exit). So every opened instance is kept reachable for the life of the process, at a few hundred
+ * bytes per capture ever opened. The list hangs on the native module's exports object, which Node loads once per
+ * process: a module-level array would be dropped with its module (jest, for one, reloads modules per test file).
+ */
+function retainForever(cap: CapModule, instance: CapInstance): void {
+  const holder = cap as unknown as { netwatchRetained?: CapInstance[] };
+  (holder.netwatchRetained ??= []).push(instance);
+}
 
 export class LiveCapture {
   readonly stats: LiveCaptureStats;
@@ -150,6 +160,7 @@ export class LiveCapture {
     } catch (e) {
       throw new CaptureUnavailableError(`cannot capture on ${this.options.interface}: ${(e as Error).message} (live capture needs root or CAP_NET_RAW)`);
     }
+    retainForever(cap, c);
     const linkType = linkTypeFromCap(linkName);
     this.stats.linkType = linkType;
     const hr0 = process.hrtime.bigint();
@@ -225,11 +236,6 @@ export class LiveCapture {
     this.socketInode = null;
     if (this.cap) {
       this.cap.close();
-      // cap 0.2.1 on Linux stops its uv_poll handle on close() but never uv_close()s it; the handle lives inside
-      // the native object, so once that object is garbage-collected libuv's handle queue points into freed memory
-      // and the process later dies with heap corruption (seen: "free(): invalid next size" at exit). Keeping the
-      // closed instances reachable for the life of the process avoids it, at a few hundred bytes per capture opened.
-      CLOSED_CAPTURES.push(this.cap);
     }
     this.cap = null;
   }
