@@ -146,7 +146,15 @@ export class LiveCapture {
   start(): void {
     const { cap, reason } = loadCap();
     if (!cap) throw new CaptureUnavailableError(reason);
+    // cap prints a warning and aborts the process later (uv_poll_stop on a poll handle it never started, when the
+    // failed instance is closed or collected) if open() is given a device that does not exist: refuse it first.
+    const devices = cap.Cap.deviceList().map((d) => d.name);
+    if (this.options.interface !== 'any' && !devices.includes(this.options.interface)) {
+      throw new CaptureUnavailableError(`cannot capture on ${this.options.interface}: no such interface (known: ${devices.join(', ') || 'none'})`);
+    }
     const c = new cap.Cap();
+    // Before open(): an instance whose open() failed must not be collected either (see retainForever).
+    retainForever(cap, c);
     const { addon: packetStats, reason: noPacketStats } = loadPacketStats();
     let before: Set<number> | string;
     try {
@@ -160,7 +168,6 @@ export class LiveCapture {
     } catch (e) {
       throw new CaptureUnavailableError(`cannot capture on ${this.options.interface}: ${(e as Error).message} (live capture needs root or CAP_NET_RAW)`);
     }
-    retainForever(cap, c);
     const linkType = linkTypeFromCap(linkName);
     this.stats.linkType = linkType;
     const hr0 = process.hrtime.bigint();

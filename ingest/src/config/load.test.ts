@@ -101,6 +101,14 @@ describe('loadConfig', () => {
     expect(errorOf(() => load([], { NETWATCH_MAX_FLOWS: 'x' })).message).toMatch(/NETWATCH_MAX_FLOWS: expected a number/);
   });
 
+  it('refuses a --log value that is not TYPE:PATH, naming the option', () => {
+    expect(errorOf(() => load(['--log', 'foo'])).message).toBe(
+      '--log: expected TYPE:PATH with TYPE one of auth, fail2ban, syslog, kern, auto (e.g. auth:/var/log/auth.log) (got "foo")',
+    );
+    expect(errorOf(() => load([], { NETWATCH_LOG: 'auth:/var/log/auth.log,bogus:/x' })).message).toMatch(/^NETWATCH_LOG: expected TYPE:PATH/);
+    expect(load(['--log', 'auth:/var/log/auth.log']).config.log).toEqual(['auth:/var/log/auth.log']);
+  });
+
   it('ignores the variables that configure tests, not the service', () => {
     expect(() => load([], { NETWATCH_TEST_DATA: '/x', NETWATCH_REQUIRE_TEST_DATA: '1' })).not.toThrow();
   });
@@ -111,7 +119,12 @@ describe('loadConfig', () => {
 
   it('maps every option to NETWATCH_<KEY>', () => {
     expect(envName('data-dir')).toBe('NETWATCH_DATA_DIR');
-    for (const def of OPTIONS) expect(load([], { [envName(def.key)]: def.type === 'bool' ? 'true' : String(Array.isArray(def.default) ? 'x' : def.default || 'x') }).origins[def.key]).toBe('env');
+    // Options whose values have a form of their own get a valid one; the rest take their default or 'x'.
+    const sample: Record<string, string> = { log: 'auth:/var/log/auth.log' };
+    for (const def of OPTIONS) {
+      const value = sample[def.key] ?? (def.type === 'bool' ? 'true' : String(Array.isArray(def.default) ? 'x' : def.default || 'x'));
+      expect(load([], { [envName(def.key)]: value }).origins[def.key]).toBe('env');
+    }
   });
 });
 

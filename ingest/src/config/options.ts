@@ -3,6 +3,7 @@
  * YAML file given with `--config`, and an environment variable `NETWATCH_<KEY>` (dashes become underscores);
  * flags override the environment, which overrides the file. docs/configuration.md is generated from this table.
  */
+import { parseLogSpec } from '../logs/sources';
 import { parsePingTargetSpec, parseTargetForm, type PingTargetSpec } from '../pings/targets';
 
 export type OptionType = 'string' | 'int' | 'number' | 'bool' | 'enum' | 'hostport' | 'speed';
@@ -46,7 +47,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'flow-timeout-udp', type: 'int', min: 1, max: 86400, default: 60, doc: 'Seconds without packets after which a UDP flow is idle; a later packet starts a new flow.', group: 'flows' },
   { key: 'flow-timeout-icmp', type: 'int', min: 1, max: 86400, default: 60, doc: 'Seconds without packets after which an ICMP or ICMPv6 flow is idle; a later packet starts a new flow.', group: 'flows' },
   { key: 'flow-timeout-other', type: 'int', min: 1, max: 86400, default: 60, doc: 'Seconds without packets after which a flow of any other IP protocol (GRE, ESP, ...) is idle.', group: 'flows' },
-  { key: 'log', type: 'string', list: true, default: [], doc: 'Tail a log file, as TYPE:PATH with TYPE one of auth, fail2ban, syslog, kern, auto (repeatable).', group: 'logs' },
+  { key: 'log', type: 'string', list: true, default: [], parse: parseLogOption, doc: 'Tail a log file, as TYPE:PATH with TYPE one of auth, fail2ban, syslog, kern, auto (repeatable).', group: 'logs' },
   { key: 'log-from-start', type: 'bool', default: false, doc: 'Read the existing content of --log files first instead of starting at their end.', group: 'logs' },
   { key: 'journald', type: 'bool', default: false, doc: 'Follow the systemd journal (journalctl -f -o json).', group: 'logs' },
   { key: 'journald-unit', type: 'string', list: true, default: [], doc: 'Only these journald units (repeatable).', group: 'logs' },
@@ -171,4 +172,11 @@ function parsePingOption(raw: unknown, origin: 'flag' | 'env' | 'file'): string 
     return raw.trim();
   }
   return parsePingTargetSpec(raw, origin === 'file');
+}
+
+/** `--log`: the string itself once its TYPE:PATH form is checked. */
+function parseLogOption(raw: unknown): string {
+  if (typeof raw !== 'string') throw new Error('expected TYPE:PATH');
+  parseLogSpec(raw.trim());
+  return raw.trim();
 }

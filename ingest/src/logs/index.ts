@@ -26,23 +26,10 @@ import { listLogSources, queryLogs } from './queries';
 import { FileTailer, type FilePosition } from './tail';
 
 export { LogLineParser, LOG_TYPES, type LogType } from './parse';
+import { parseLogSpec, type LogSourceSpec } from './sources';
+
+export { parseLogSpec, type LogSourceSpec };
 export { LogSummary, type IpSummary } from './summary';
-
-export interface LogSourceSpec {
-  type: LogType;
-  path: string;
-}
-
-/** Parses `TYPE:PATH` of --log; throws an Error naming the value and what is expected. */
-export function parseLogSpec(spec: string): LogSourceSpec {
-  const colon = spec.indexOf(':');
-  const type = colon > 0 ? spec.slice(0, colon) : '';
-  const file = colon > 0 ? spec.slice(colon + 1) : '';
-  if (!(LOG_TYPES as readonly string[]).includes(type) || file === '') {
-    throw new Error(`--log ${JSON.stringify(spec)}: expected TYPE:PATH with TYPE one of ${LOG_TYPES.join(', ')} (e.g. auth:/var/log/auth.log)`);
-  }
-  return { type: type as LogType, path: file };
-}
 
 export interface LogComponentOptions {
   /** Every parsed event, after it was queued for writing (the security engine subscribes here). */

@@ -14,8 +14,9 @@ import { fail2banText, fastBsdDate, levelFromPri, parseSyslogLine, YearInference
 import type { JournalFields } from './journald';
 import { LogSummary } from './summary';
 
-export const LOG_TYPES = ['auth', 'fail2ban', 'syslog', 'kern', 'auto'] as const;
-export type LogType = (typeof LOG_TYPES)[number];
+import { LOG_TYPES, type LogType } from './sources';
+
+export { LOG_TYPES, type LogType };
 
 export const SKIP_REASONS = ['empty', 'binary', 'overlong', 'garbage'] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
