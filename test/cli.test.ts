@@ -2,50 +2,10 @@
  * The built `netwatch-ingest` command as a user runs it: a real process, a real socket, a real SQLite file.
  * Needs `npm run build` first (npm test does it).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, existsSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-
-const BIN = path.resolve(__dirname, '../ingest/bin/netwatch-ingest.js');
-
-function runSync(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-interface Running {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-}
-
-function startServe(args: string[], env: Record<string, string> = {}): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line within 15 s; stderr:\n${err}`)), 15_000);
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => {
-      err += d;
-      const ready = err.split('\n').find((l) => l.includes('"url"') && l.includes('ready'));
-      if (ready) {
-        clearTimeout(timer);
-        resolve({ child, url: JSON.parse(ready).url, stderr: () => err });
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before ready; stderr:\n${err}`));
-    });
-  });
-}
-
-function waitExit(child: ChildProcess): Promise<{ code: number | null; ms: number }> {
-  const t0 = Date.now();
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, ms: Date.now() - t0 })));
-}
+import { runSync, startServe, tempDir, waitExit } from './harness';
 
 describe('netwatch-ingest', () => {
   it('prints help for the command and for serve, documenting every flag', () => {
@@ -72,13 +32,13 @@ describe('netwatch-ingest', () => {
   });
 
   it('exits 2 naming the variable when the environment holds a bad value', () => {
-    const r = runSync(['serve'], { NETWATCH_MAX_FLOWS: 'many' });
+    const r = runSync(['serve'], { env: { NETWATCH_MAX_FLOWS: 'many' } });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/NETWATCH_MAX_FLOWS: expected a number/);
   });
 
   it('serves on loopback, logs one ready line with the URL, and on SIGTERM flushes, closes the database and exits 0 within 5 s', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'netwatch-cli-'));
+    const dir = tempDir('netwatch-cli-');
     const svc = await startServe(['--listen', '127.0.0.1:0', '--data-dir', dir, '--token', 'tok', '--log-level', 'info']);
     expect(svc.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(svc.stderr().split('\n').filter((l) => l.includes('ready')).length).toBe(1);
@@ -92,7 +52,7 @@ describe('netwatch-ingest', () => {
     };
     expect(stats.components.store.schema_version).toBe(3);
 
-    const exited = waitExit(svc.child);
+    const exited = waitExit(svc);
     svc.child.kill('SIGTERM');
     const { code, ms } = await exited;
     expect(code).toBe(0);
@@ -111,10 +71,10 @@ describe('netwatch-ingest', () => {
   });
 
   it('takes its settings from a YAML file and the environment', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'netwatch-cfg-'));
+    const dir = tempDir('netwatch-cfg-');
     const cfg = path.join(dir, 'netwatch.yml');
     writeFileSync(cfg, `listen: 127.0.0.1:0\ndata-dir: ${dir}/from-file\ntoken: file-token\n`);
-    const svc = await startServe(['--config', cfg], { NETWATCH_TOKEN: 'env-token', NETWATCH_LOG_LEVEL: 'debug' });
+    const svc = await startServe(['--config', cfg], { env: { NETWATCH_TOKEN: 'env-token', NETWATCH_LOG_LEVEL: 'debug' } });
     try {
       expect((await fetch(`${svc.url}/api/v1/stats`, { headers: { authorization: 'Bearer env-token' } })).status).toBe(200);
       expect((await fetch(`${svc.url}/api/v1/stats`, { headers: { authorization: 'Bearer file-token' } })).status).toBe(401);
@@ -123,7 +83,7 @@ describe('netwatch-ingest', () => {
       await new Promise((r) => setTimeout(r, 100));
       expect(svc.stderr()).toMatch(/"msg":"request"/);
     } finally {
-      const exited = waitExit(svc.child);
+      const exited = waitExit(svc);
       svc.child.kill('SIGINT');
       expect((await exited).code).toBe(0);
     }

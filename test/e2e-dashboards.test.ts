@@ -10,9 +10,7 @@
  * rules (and the loopback pings must not fire the loss rule). The service runs as nobody when the test runs as
  * root: demo mode needs no privilege. Needs `npm run build` (the CLI and plugin/dist).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { credentials, loadPackageDefinition, type Client, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
@@ -36,8 +34,8 @@ import {
   type Target,
   type Variable,
 } from './provisioning';
+import { BIN as CLI, childEnv, spawnTracked, startServe, stop, tempDir, waitForLine, type Proc, type Serve } from './harness';
 
-const CLI = path.join(ROOT, 'ingest/bin/netwatch-ingest.js');
 const PLUGIN_EXE = path.join(ROOT, 'plugin/dist', `gpx_netwatch_linux_${process.arch === 'arm64' ? 'arm64' : 'amd64'}`);
 const TOKEN = 'e2e-token-7f3a9c';
 /** What the issue promises: every panel has data within this long of the service being up. */
@@ -68,38 +66,6 @@ function decodeFrame(bytes: Uint8Array): Frame {
     series.push({ labels: JSON.parse(field.metadata.get('labels') ?? '{}'), values });
   }
   return { name: table.schema.metadata.get('name') ?? '', rows: table.numRows, series };
-}
-
-function waitForLine(child: ChildProcess, stream: 'stdout' | 'stderr', match: (line: string) => boolean, what: string, timeoutMs = 20_000): Promise<string> {
-  let seen = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: nothing within ${timeoutMs} ms; output:\n${seen}`)), timeoutMs);
-    child[stream]!.setEncoding('utf8');
-    child[stream]!.on('data', (d: string) => {
-      seen += d;
-      const line = seen.split('\n').find(match);
-      if (line) {
-        clearTimeout(timer);
-        resolve(line);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${what}: exited with ${code}; output:\n${seen}`));
-    });
-  });
-}
-
-function stop(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const kill = setTimeout(() => child.kill('SIGKILL'), 8000);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 /** Grafana's alert reducers on one series (drop-non-numeric mode). */
@@ -137,9 +103,8 @@ function firing(rule: AlertRule, answers: Map<string, Answer>): Array<Record<str
 }
 
 describe('provisioned dashboards and alert rules against the demo, through the plugin backend over gRPC', () => {
-  let dataDir: string;
-  let ingest: ChildProcess | undefined;
-  let plugin: ChildProcess | undefined;
+  let ingest: Serve | undefined;
+  let plugin: Proc | undefined;
   let data: Client & Record<string, Function>;
   let resource: Client & Record<string, Function>;
   let diagnostics: Client & Record<string, Function>;
@@ -150,25 +115,20 @@ describe('provisioned dashboards and alert rules against the demo, through the p
     for (const f of [CLI, path.join(ROOT, 'ingest/dist/cli.js'), PLUGIN_EXE, path.join(ROOT, 'plugin/dist/gpx_netwatch.js')]) {
       if (!existsSync(f)) throw new Error(`${path.relative(ROOT, f)} is missing: run npm run build first`);
     }
-    dataDir = mkdtempSync(path.join(os.tmpdir(), 'netwatch-e2e-'));
+    const dataDir = tempDir('netwatch-e2e-');
     // Demo mode needs no privilege: run as root (CI), the service is started as nobody to prove it.
     const asNobody = process.getuid?.() === 0;
     if (asNobody) chmodSync(dataDir, 0o777);
-    ingest = spawn(process.execPath, [CLI, 'serve', '--demo', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--token', TOKEN], {
-      env: { PATH: process.env.PATH ?? '' },
-      stdio: ['ignore', 'ignore', 'pipe'],
+    ingest = await startServe(['--demo', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--token', TOKEN], {
       ...(asNobody ? { uid: 65534, gid: 65534 } : {}),
+      what: 'netwatch-ingest serve --demo',
+      timeoutMs: 20_000,
     });
-    const ready = JSON.parse(await waitForLine(ingest, 'stderr', (l) => l.includes('"url"') && l.includes('ready'), 'netwatch-ingest serve --demo'));
     readyAt = Date.now();
 
     // go-plugin's host side: the magic cookie and protocol versions in the environment, the address on stdout.
-    plugin = spawn(PLUGIN_EXE, [], {
-      env: { PATH: process.env.PATH ?? '', grafana_plugin_type: 'datasource', PLUGIN_PROTOCOL_VERSIONS: '2', GF_PLUGIN_GRPC_ADDRESS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    plugin.stderr!.resume();
-    const handshake = await waitForLine(plugin, 'stdout', (l) => /^1\|2\|tcp\|/.test(l), 'plugin backend handshake');
+    plugin = spawnTracked(PLUGIN_EXE, [], { env: childEnv({ grafana_plugin_type: 'datasource', PLUGIN_PROTOCOL_VERSIONS: '2', GF_PLUGIN_GRPC_ADDRESS: '' }) });
+    const handshake = await waitForLine(plugin, 'stdout', (l) => /^1\|2\|tcp\|/.test(l), { what: 'plugin backend', line: 'handshake', timeoutMs: 20_000 });
     const address = handshake.split('|')[3];
 
     const def = loadSync(path.join(ROOT, 'plugin/backend/proto/backend.proto'), { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
@@ -180,7 +140,7 @@ describe('provisioned dashboards and alert rules against the demo, through the p
 
     // The data source exactly as provisioned, with the variables Grafana's environment gives it.
     const { datasources } = readYaml<{ datasources: Array<Record<string, unknown>> }>('datasources', 'netwatch.yml');
-    const ds = expandEnv(datasources[0], { NETWATCH_URL: ready.url, NETWATCH_TOKEN: TOKEN }) as { uid: string; name: string; url: string; jsonData: unknown; secureJsonData: Record<string, string> };
+    const ds = expandEnv(datasources[0], { NETWATCH_URL: ingest.url, NETWATCH_TOKEN: TOKEN }) as { uid: string; name: string; url: string; jsonData: unknown; secureJsonData: Record<string, string> };
     expect(ds.uid).toBe(DATASOURCE_UID);
     settings = {
       id: 1,
@@ -197,9 +157,8 @@ describe('provisioned dashboards and alert rules against the demo, through the p
     data?.close();
     resource?.close();
     diagnostics?.close();
-    await stop(plugin);
-    await stop(ingest);
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (plugin) await stop(plugin);
+    if (ingest) await stop(ingest);
   });
 
   const pluginContext = (user = true) => ({

@@ -4,50 +4,15 @@
  * journald source on a machine without journald, and the offline `logs --summary` against fail2ban's answers.
  * Needs `npm run build` first (npm test does it).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { appendFileSync, chmodSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { describeWithData as describeData, hasTestData, testDataPath } from '../ingest/src/testing/data';
+import { runSync, startServe as serve, stop, tempDir, waitFor } from './harness';
 
-const BIN = path.resolve(__dirname, '../ingest/bin/netwatch-ingest.js');
-const DATA = process.env.NETWATCH_TEST_DATA ?? path.resolve(__dirname, '../../shared/data');
-const LOGS = path.join(DATA, 'logs');
-const haveData = existsSync(LOGS);
-const describeData = haveData || process.env.NETWATCH_REQUIRE_TEST_DATA === '1' ? describe : describe.skip;
+const LOGS = testDataPath('logs');
 
-interface Running {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-}
-
-function startServe(args: string[], env: Record<string, string> = {}): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args], { env: { PATH: process.env.PATH ?? '', TZ: 'UTC', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line within 15 s; stderr:\n${err}`)), 15_000);
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => {
-      err += d;
-      const ready = err.split('\n').find((l) => l.includes('"url"') && l.includes('ready'));
-      if (ready) {
-        clearTimeout(timer);
-        resolve({ child, url: JSON.parse(ready).url, stderr: () => err });
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before ready; stderr:\n${err}`));
-    });
-  });
-}
-
-async function stop(svc: Running): Promise<number | null> {
-  const exited = new Promise<number | null>((r) => svc.child.once('exit', (code) => r(code)));
-  svc.child.kill('SIGTERM');
-  return exited;
-}
+const startServe = (args: string[], env: Record<string, string> = {}) => serve(args, { env: { TZ: 'UTC', ...env } });
 
 async function query(url: string, q: Record<string, unknown>): Promise<{ fields: string[]; values: unknown[][] }> {
   const res = await fetch(`${url}/api/v1/query`, {
@@ -59,16 +24,6 @@ async function query(url: string, q: Record<string, unknown>): Promise<{ fields:
   const body = (await res.json()) as { results: Record<string, { frames: Array<{ schema: { fields: Array<{ name: string }> }; data: { values: unknown[][] } }> }> };
   const f = body.results.A.frames[0];
   return { fields: f.schema.fields.map((x) => x.name), values: f.data.values };
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 function storedMessages(dir: string): string[] {
@@ -83,7 +38,7 @@ function storedMessages(dir: string): string[] {
 describeData('serve --log', () => {
   it('stores every line appended to a tailed file once, across a restart and a rotation, and serves them newest first', async () => {
     const real = readFileSync(path.join(LOGS, 'elastic_examples_auth.log'), 'utf8').split('\n').slice(0, 600);
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'netwatch-logs-e2e-'));
+    const dir = tempDir('netwatch-logs-e2e-');
     const log = path.join(dir, 'auth.log');
     writeFileSync(log, `${real.slice(0, 100).join('\n')}\n`);
     const args = ['--listen', '127.0.0.1:0', '--data-dir', dir, '--log', `auth:${log}`, '--log-from-start'];
@@ -126,7 +81,7 @@ describeData('serve --log', () => {
   }, 60_000);
 
   it('reports on a machine without journald that it is not available, and keeps serving', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'netwatch-journald-'));
+    const dir = tempDir('netwatch-journald-');
     const svc = await startServe(['--listen', '127.0.0.1:0', '--data-dir', dir, '--journald'], { PATH: '/nonexistent' });
     try {
       const health = await waitFor('journald health', async () => {
@@ -140,9 +95,9 @@ describeData('serve --log', () => {
   });
 
   it('follows journalctl -f -o json where there is one, resuming from the saved cursor', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'netwatch-journald-'));
+    const dir = tempDir('netwatch-journald-');
     const bin = path.join(dir, 'bin');
-    require('node:fs').mkdirSync(bin);
+    mkdirSync(bin);
     // A stand-in for journalctl (this machine has no journald): prints two entries in journal JSON, after the
     // cursor it is given, and records its arguments.
     const entries = [
@@ -189,12 +144,12 @@ function storedCount(dir: string): number {
 }
 
 describeData('netwatch-ingest logs', () => {
-  const tsvs = haveData ? readdirSync(LOGS).filter((f) => f.endsWith('.fail2ban_counts.tsv')) : [];
+  const tsvs = hasTestData() ? readdirSync(LOGS).filter((f) => f.endsWith('.fail2ban_counts.tsv')) : [];
 
   it.each(tsvs)('--summary --format json gives, for every address, the failures of %s', (tsv) => {
     const log = path.join(LOGS, tsv.replace('.fail2ban_counts.tsv', '.log'));
-    const r = spawnSync(process.execPath, [BIN, 'logs', log, '--summary', '--format', 'json'], { encoding: 'utf8' });
-    expect(r.status).toBe(0);
+    const r = runSync(['logs', log, '--summary', '--format', 'json']);
+    expect(r.code).toBe(0);
     const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { ip: string; failures: number; invalid_users: number; accepted: number; bans: number; threat_score: number });
     for (const row of rows) expect(Object.keys(row)).toEqual(['ip', 'failures', 'invalid_users', 'accepted', 'bans', 'threat_score']);
     const got = Object.fromEntries(rows.filter((x) => x.failures > 0).map((x) => [x.ip, x.failures]));
@@ -209,22 +164,24 @@ describeData('netwatch-ingest logs', () => {
 
   it('prints events as a table or JSON lines, and explains bad usage with exit code 2', () => {
     const log = path.join(LOGS, 'crowdsec_ssh-bf.log');
-    const json = spawnSync(process.execPath, [BIN, 'logs', log, '--format', 'json'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', TZ: 'UTC' } });
-    expect(json.status).toBe(0);
+    const json = runSync(['logs', log, '--format', 'json'], { env: { TZ: 'UTC' } });
+    expect(json.code).toBe(0);
     const events = json.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(events.length).toBe(readFileSync(log, 'utf8').split('\n').filter((l) => l.trim()).length);
-    const table = spawnSync(process.execPath, [BIN, 'logs', log], { encoding: 'utf8' });
+    const table = runSync(['logs', log]);
     expect(table.stdout.split('\n')[0]).toMatch(/^time\s+source\s+level\s+action\s+ip\s+user\s+message$/);
     for (const [args, msg] of [
       [['logs'], /no FILE given/],
       [['logs', log, '--type', 'nginx'], /--type: expected one of auth, fail2ban, syslog, kern, auto/],
       [['logs', log, '--bogus'], /unknown flag --bogus/],
+      // As in `flows`: a flag where a value belongs is a missing value, not the value.
+      [['logs', log, '--format', '--summary'], /^netwatch-ingest logs: --format needs a value$/m],
     ] as const) {
-      const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-      expect([r.status, msg.test(r.stderr)]).toEqual([2, true]);
+      const r = runSync([...args]);
+      expect([r.code, msg.test(r.stderr)]).toEqual([2, true]);
     }
-    const missing = spawnSync(process.execPath, [BIN, 'logs', '/nonexistent.log'], { encoding: 'utf8' });
-    expect([missing.status, missing.stderr.trim()]).toEqual([1, 'netwatch-ingest logs: cannot read /nonexistent.log: ENOENT']);
-    expect(spawnSync(process.execPath, [BIN, 'logs', '--help'], { encoding: 'utf8' }).stdout).toMatch(/--summary/);
+    const missing = runSync(['logs', '/nonexistent.log']);
+    expect([missing.code, missing.stderr.trim()]).toEqual([1, 'netwatch-ingest logs: cannot read /nonexistent.log: ENOENT']);
+    expect(runSync(['logs', '--help']).stdout).toMatch(/--summary/);
   });
 });

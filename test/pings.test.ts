@@ -3,60 +3,19 @@
  * chosen at start (raw sockets as root, fping when run as an unprivileged user), rows in SQLite after SIGTERM.
  * Needs `npm run build` first (npm test does it).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-
-const BIN = path.resolve(__dirname, '../ingest/bin/netwatch-ingest.js');
-
-interface Running {
-  child: ChildProcess;
-  url: string;
-  logs: () => Array<Record<string, unknown>>;
-}
+import { runSync, startServe as serve, stop as stopServe, tempDir } from './harness';
 
 /** `wrap`: a command that runs the service, e.g. setpriv with other credentials. */
-function startServe(args: string[], wrap: string[] = []): Promise<Running> {
-  const argv = [...wrap, process.execPath, BIN, 'serve', ...args];
-  const child = spawn(argv[0], argv.slice(1), { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  const logs = () =>
-    err
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line within 15 s; stderr:\n${err}`)), 15_000);
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => {
-      err += d;
-      const ready = logs().find((l) => typeof l.url === 'string' && String(l.msg).includes('ready'));
-      if (ready) {
-        clearTimeout(timer);
-        resolve({ child, url: ready.url as string, logs });
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before ready; stderr:\n${err}`));
-    });
-  });
-}
-
-async function stopServe(svc: Running): Promise<number | null> {
-  const exited = new Promise<number | null>((r) => svc.child.once('exit', r));
-  svc.child.kill('SIGTERM');
-  return exited;
-}
+const startServe = (args: string[], wrap: string[] = []) => serve(args, { wrap });
 
 const PROBE = ['--ping-interval', '1', '--ping-count', '3', '--ping-spacing', '50', '--ping-timeout', '400'];
 
 describe('netwatch-ingest serve --ping', () => {
   it('as root: ICMP by raw socket with TTL and (through oping) IPv6 hop limit, TCP to open and closed ports, every recorded round in SQLite after SIGTERM', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'netwatch-e2e-pings-'));
+    const dir = tempDir('netwatch-e2e-pings-');
     const open = net.createServer((c) => c.destroy());
     await new Promise<void>((r) => open.listen(0, '127.0.0.1', () => r()));
     const openPort = (open.address() as net.AddressInfo).port;
@@ -107,7 +66,7 @@ describe('netwatch-ingest serve --ping', () => {
   });
 
   it('as an unprivileged user: raw sockets are refused, so ICMP goes through fping with TTLs by oping, and says why', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'netwatch-e2e-fping-'));
+    const dir = tempDir('netwatch-e2e-fping-');
     // User nobody without CAP_NET_RAW; it keeps only the file-access capabilities, so it can read the checkout and
     // write the data directory wherever they are (fping then gets cap_net_raw from its own file capability).
     const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=+dac_read_search,+dac_override', '--ambient-caps=+dac_read_search,+dac_override', '--'];
@@ -146,7 +105,7 @@ describe('netwatch-ingest serve --ping', () => {
     ['as root with --ping-ttl ping', [], ['--ping-ttl', 'ping'], 'raw (IPv4), ping(8) for IPv6 hop limits'],
     ['as nobody with --ping-ttl ping', NOBODY, ['--ping-ttl', 'ping'], 'fping, ping(8) for TTL and hop limits'],
   ])('%s: TTL 64 and hop limit 64 from loopback in SQLite', async (_name, wrap, flags, label) => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'netwatch-e2e-ttl-'));
+    const dir = tempDir('netwatch-e2e-ttl-');
     const svc = await startServe(['--listen', '127.0.0.1:0', '--data-dir', dir, ...PROBE, ...flags, '--ping', '127.0.0.1', '--ping', '::1'], wrap);
     try {
       expect(String(svc.logs().find((l) => l.icmp)!.msg)).toMatch(new RegExp(`^pings: ICMP echo by ${label.replace(/[()]/g, '\\$&')}: `));
@@ -167,10 +126,7 @@ describe('netwatch-ingest serve --ping', () => {
   });
 
   it('exits 2 naming the flag when a target is malformed', async () => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--ping', 'tcp://127.0.0.1'], { env: { PATH: process.env.PATH ?? '' } });
-    let err = '';
-    child.stderr.on('data', (d) => (err += d));
-    const code = await new Promise((r) => child.once('exit', r));
-    expect([code, err.trim()]).toEqual([2, 'netwatch-ingest serve: --ping: "tcp://127.0.0.1": expected tcp://HOST:PORT with a port from 1 to 65535 (got "tcp://127.0.0.1")']);
+    const r = runSync(['serve', '--ping', 'tcp://127.0.0.1']);
+    expect([r.code, r.stderr.trim()]).toEqual([2, 'netwatch-ingest serve: --ping: "tcp://127.0.0.1": expected tcp://HOST:PORT with a port from 1 to 65535 (got "tcp://127.0.0.1")']);
   });
 });

@@ -6,56 +6,32 @@
  * loopback. Arrow bytes are decoded with apache-arrow and compared with a direct `POST /api/v1/query`.
  * Needs `npm run build` and the plugin backend build first (npm test does both).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { credentials, loadPackageDefinition, Metadata, type Client, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { Type, tableFromIPC } from 'apache-arrow';
+import { testDataPath } from '../ingest/src/testing/data';
+import { BIN as INGEST_BIN, ROOT, runToExit, spawnTracked, startServe, stop, tempDir, waitForLine, type Proc, type Serve } from './harness';
 
-const ROOT = path.resolve(__dirname, '..');
-const INGEST_BIN = path.join(ROOT, 'ingest/bin/netwatch-ingest.js');
 const PLUGIN_EXE = path.join(ROOT, 'plugin/dist/gpx_netwatch_linux_amd64');
 const PROTO_DIR = path.join(ROOT, 'plugin/backend/proto');
-const PCAP = path.join(process.env.NETWATCH_TEST_DATA ?? path.resolve(ROOT, '../shared/data'), 'pcap/tcpreplay_test.pcap');
+const PCAP = testDataPath('pcap/tcpreplay_test.pcap');
 const TOKEN = 'e2e-token-0123456789';
 
 // ---------- the ingest service ----------
 
-interface Ingest {
-  child: ChildProcess;
-  url: string;
+interface Ingest extends Serve {
   /** Capabilities this build of the ingest service ran with: flows from a replayed capture, pings to loopback. */
   flows: boolean;
   pings: boolean;
 }
 
-function startIngest(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'netwatch-plugin-e2e-'));
-  const child = spawn(process.execPath, [INGEST_BIN, 'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--token', TOKEN, ...args], {
-    env: { PATH: process.env.PATH ?? '' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`ingest: no ready line within 20 s; stderr:\n${err}`)), 20_000);
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => {
-      err += d;
-      const ready = err.split('\n').find((l) => l.includes('"url"') && l.includes('ready'));
-      if (ready) {
-        clearTimeout(timer);
-        resolve({ child, url: JSON.parse(ready).url });
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`ingest exited with ${code} before ready; stderr:\n${err}`));
-    });
-  });
+function startIngest(args: string[]): Promise<Serve> {
+  const dataDir = tempDir('netwatch-plugin-e2e-');
+  return startServe(['--listen', '127.0.0.1:0', '--data-dir', dataDir, '--token', TOKEN, ...args], { what: 'ingest', timeoutMs: 20_000 });
 }
 
 /**
@@ -67,7 +43,7 @@ async function startIngestWithData(): Promise<Ingest> {
   for (;;) {
     const args = [...(want.flows ? ['--pcap', PCAP, '--replay-speed', 'max'] : []), ...(want.pings ? ['--ping', '127.0.0.1', '--ping-interval', '1', '--ping-count', '1', '--ping-timeout', '500'] : [])];
     try {
-      return { ...(await startIngest(args)), ...want };
+      return Object.assign(await startIngest(args), want);
     } catch (e) {
       const m = /(--[\w-]+)[^\n]* is not available|unknown flag (--[\w-]+)/.exec((e as Error).message);
       const flag = m?.[1] ?? m?.[2] ?? '';
@@ -95,48 +71,25 @@ async function ingestRequests(ingest: Ingest, route = '/api/v1/query', method = 
 
 // ---------- the plugin, started as go-plugin does ----------
 
-interface Plugin {
-  child: ChildProcess;
+interface Plugin extends Proc {
   address: string;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; at: number }>;
 }
 
 const GO_PLUGIN_ENV = { grafana_plugin_type: 'datasource', PLUGIN_MIN_PORT: '10000', PLUGIN_MAX_PORT: '25000', PLUGIN_PROTOCOL_VERSIONS: '2' };
 
-function startPlugin(env: Record<string, string> = GO_PLUGIN_ENV): Promise<Plugin> {
-  const child = spawn(PLUGIN_EXE, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.once('exit', (code) => resolve({ code, at: Date.now() })));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`plugin: no handshake within 10 s; stderr:\n${err}`)), 10_000);
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      const nl = out.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        const m = /^1\|2\|tcp\|(127\.0\.0\.1:\d+)\|grpc$/.exec(out.slice(0, nl));
-        if (!m) reject(new Error(`bad handshake line ${JSON.stringify(out.slice(0, nl))}`));
-        else resolve({ child, address: m[1], stdout: () => out, stderr: () => err, exited });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`plugin exited with ${code} before the handshake; stderr:\n${err}`));
-    });
-  });
+async function startPlugin(env: Record<string, string> = GO_PLUGIN_ENV): Promise<Plugin> {
+  const p = spawnTracked(PLUGIN_EXE, [], { env });
+  const line = await waitForLine(p, 'stdout', () => true, { what: 'plugin', line: 'handshake', timeoutMs: 10_000 });
+  const m = /^1\|2\|tcp\|(127\.0\.0\.1:\d+)\|grpc$/.exec(line);
+  if (!m) {
+    await stop(p, 'SIGKILL');
+    throw new Error(`bad handshake line ${JSON.stringify(line)}`);
+  }
+  return Object.assign(p, { address: m[1] });
 }
 
 function runPluginToExit(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(PLUGIN_EXE, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout: out, stderr: err })));
+  return runToExit(PLUGIN_EXE, [], { env });
 }
 
 // ---------- the gRPC client ----------
@@ -335,11 +288,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const cl of Object.values(c ?? {})) (cl as Client).close();
-  if (plugin && plugin.child.exitCode === null) plugin.child.kill('SIGKILL');
-  if (ingest) {
-    ingest.child.kill('SIGTERM');
-    await new Promise((r) => ingest.child.once('exit', r));
-  }
+  if (plugin) await stop(plugin, 'SIGKILL');
+  if (ingest) await stop(ingest);
 });
 
 describe('plugin backend process', () => {
@@ -473,9 +423,17 @@ describe('QueryData', () => {
     if (want.error) expect(got).toMatchObject({ status: want.status, errorSource: 'downstream' });
     else expect(got.frames.map((b) => strip(fromArrow(b)))).toEqual(want.frames!.map(fromJson));
     if (ingest.pings) {
-      const other = (await direct(ingest, { from: fromMs, to: toMs, queries: [{ refId: 'A', ...model, intervalMs: 120000 }] })).results.A;
-      // A different step gives a different series, so the comparison above did test the step.
-      expect(other.frames!.map(fromJson)).not.toEqual(want.frames!.map(fromJson));
+      // A different step gives a different series, so the comparison above did test the step. The probes run
+      // every second for a few seconds, so a 1 s step has more points than a 30 s one (a coarser step than 30 s
+      // can hold them all in the same single bucket).
+      const points = (r: typeof want) => r.frames!.reduce((n, f) => n + (f.data.values[0]?.length ?? 0), 0);
+      let other = want;
+      for (let i = 0; i < 20; i++) {
+        other = (await direct(ingest, { from: toMs - 600_000, to: toMs, queries: [{ refId: 'A', ...model, intervalMs: 1000 }] })).results.A;
+        if (points(other) >= 3) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(points(other)).toBeGreaterThan(points(want));
     }
   });
 

@@ -13,6 +13,7 @@
  *
  * The capture is built once under /tmp with ../shared/data/make_big_pcap.sh (70 copies, about 1M packets),
  * or given with --pcap=FILE. Options: --copies=N, --passes=N (default 5), --flows=N (default 1,000,000),
+ * --table-only (skip 1.), --queries-only (skip 1. and the add() throughput),
  * --runs=N query repetitions (default 200).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -228,15 +229,17 @@ function memoryRun(v6: boolean, twoBuckets = false): FlowTable {
   return table;
 }
 
+const QUERIES_ONLY = process.argv.includes('--queries-only');
 console.log(`node ${process.version}, gc ${gc ? 'exposed' : 'NOT exposed (run with --expose-gc)'}`);
-if (!process.argv.includes('--table-only')) offlineComparison();
+if (!process.argv.includes('--table-only') && !QUERIES_ONLY) offlineComparison();
 console.log(`flow table at ${FLOWS} flows:`);
 memoryRun(true);
-memoryRun(false, true);
+// Kept for the queries: every flow has a series log entry, as flows that span buckets do.
+const spanning = memoryRun(false, true);
 const table = memoryRun(false);
 
 // add() throughput: packets on existing flows (the common case) and new-flow creation.
-{
+if (!QUERIES_ONLY) {
   const t = new FlowTable({ maxFlows: FLOWS });
   const p = new DecodedPacket();
   p.protocol = 6;
@@ -300,3 +303,23 @@ time('series: bytes by dst_port, 1 h at 60 s, top 10', Math.min(RUNS, 20), () =>
 time('series: bytes, cidr /16, 1 h at 60 s', Math.min(RUNS, 20), () => queryFlowSeries(table, slash16, { ...range, intervalMs: 60_000, metric: 'bytes' }));
 time('top talkers: dst_port, 1 h', Math.min(RUNS, 20), () => queryTopTalkers(table, none, { ...range, by: 'dst_port' }));
 time('top talkers: src_ip, cidr /16, 1 h', Math.min(RUNS, 20), () => queryTopTalkers(table, slash16, { ...range, by: 'src_ip' }));
+time('flows: no filter, top 10000 by bytes', Math.min(RUNS, 50), () => queryFlows(table, none, { ...range, orderBy: 'bytes', limit: 10_000 }));
+time('series: bytes by src_ip, 1 h at 60 s, top 10', Math.min(RUNS, 20), () =>
+  queryFlowSeries(table, none, { ...range, intervalMs: 60_000, metric: 'bytes', groupBy: 'src_ip' }),
+);
+time('series: new flows by subnet /24, 1 h at 60 s', Math.min(RUNS, 20), () =>
+  queryFlowSeries(table, none, { ...range, intervalMs: 60_000, metric: 'flows', groupBy: 'subnet' }),
+);
+time('top talkers: ip (both ends), 1 h', Math.min(RUNS, 20), () => queryTopTalkers(table, none, { ...range, by: 'ip' }));
+time('top talkers: pair, 1 h', Math.min(RUNS, 20), () => queryTopTalkers(table, none, { ...range, by: 'pair' }));
+// The same table with every flow in two buckets: the series and edge-straddling flows read the series log.
+const spanNowMs = Math.floor(spanning.nowUs() / 1000);
+const spanRange = { fromMs: spanNowMs - 3_600_000, toMs: spanNowMs };
+const lastHalf = { fromMs: spanNowMs - 1_800_000, toMs: spanNowMs };
+console.log(`queries over ${spanning.size} flows each seen in two buckets (${spanning.liveEntries().end - spanning.liveEntries().start} log entries):`);
+time('series: bytes by dst_port, 1 h at 60 s, top 10', Math.min(RUNS, 20), () =>
+  queryFlowSeries(spanning, none, { ...spanRange, intervalMs: 60_000, metric: 'bytes', groupBy: 'dst_port' }),
+);
+time('series: bytes, cidr /16, 1 h at 60 s', Math.min(RUNS, 20), () => queryFlowSeries(spanning, slash16, { ...spanRange, intervalMs: 60_000, metric: 'bytes' }));
+time('top talkers: dst_port, last 30 min', Math.min(RUNS, 20), () => queryTopTalkers(spanning, none, { ...lastHalf, by: 'dst_port' }));
+time('top talkers: src_ip, last 30 min', Math.min(RUNS, 20), () => queryTopTalkers(spanning, none, { ...lastHalf, by: 'src_ip' }));

@@ -3,7 +3,7 @@
  * The .proto texts are embedded in the bundle (no file lookups at run time) and parsed with protobufjs into one
  * root, so `google/protobuf/empty.proto` comes from protobufjs's bundled well-known types.
  */
-import { loadPackageDefinition, type GrpcObject, type ServiceClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
+import { loadPackageDefinition, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
 import { fromJSON, type Options } from '@grpc/proto-loader';
 import * as protobuf from 'protobufjs';
 import backendProto from './proto/backend.proto';
@@ -48,6 +48,3 @@ export function loadProtos(): PluginProtos {
   return cached;
 }
 
-export function serviceOf(ctor: ServiceClientConstructor): ServiceDefinition {
-  return ctor.service;
-}

@@ -71,8 +71,6 @@ class ScanError extends SyntaxError {}
 const EMPTY_F64 = new Float64Array(0);
 const EMPTY_I32 = new Int32Array(0);
 
-const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
-
 /**
  * Parses `body` like JSON.parse, except that each array directly under a `"values"` key of a `"data"` object
  * whose elements are all primitives becomes a PackedColumn.
@@ -214,7 +212,8 @@ export function scanQueryResponse(body: Uint8Array): unknown {
     }
   };
 
-  const array = (): unknown[] => {
+  /** At `[`: the elements, each read by `element` (which is given the ones before it). */
+  const list = (element: (before: unknown[]) => unknown): unknown[] => {
     pos++;
     const out: unknown[] = [];
     ws();
@@ -223,7 +222,7 @@ export function scanQueryResponse(body: Uint8Array): unknown {
       return out;
     }
     for (;;) {
-      out.push(value('', ''));
+      out.push(element(out));
       ws();
       if (body[pos] === 0x2c) {
         pos++;
@@ -237,32 +236,16 @@ export function scanQueryResponse(body: Uint8Array): unknown {
     }
   };
 
+  const array = (): unknown[] => list(() => value('', ''));
+
   /** `data.values`: an array of columns, each packed when all its elements are primitives. */
-  const columns = (): unknown[] => {
-    pos++;
-    const out: unknown[] = [];
-    ws();
-    if (body[pos] === 0x5d) {
-      pos++;
-      return out;
-    }
-    for (;;) {
+  const columns = (): unknown[] =>
+    list((before) => {
       ws();
       // Columns of a frame are equally long: the previous one sizes the next one's arrays exactly.
-      const col = body[pos] === 0x5b ? column(out.length > 0 && isPacked(out[out.length - 1]) ? (out[out.length - 1] as PackedColumn).length : 0) : value('', '');
-      out.push(col);
-      ws();
-      if (body[pos] === 0x2c) {
-        pos++;
-        continue;
-      }
-      if (body[pos] === 0x5d) {
-        pos++;
-        return out;
-      }
-      fail('expected , or ]');
-    }
-  };
+      const prev = before[before.length - 1];
+      return body[pos] === 0x5b ? column(isPacked(prev) ? prev.length : 0) : value('', '');
+    });
 
   const column = (sizeHint: number): PackedColumn | unknown[] => {
     // The hot loop: local cursor and inline scanning (closures over `pos` are several times slower in V8).

@@ -3,8 +3,8 @@
  * @netwatch/packet-stats addon. Needs root (CI runs as root). Traffic is UDP to a port this test bound, and
  * every capture filters on that port, so other traffic on `lo` (other test runs) never reaches the counts.
  */
-import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
+import { floodUdp } from '../testing/udp-flood';
 import { LiveCapture, type PacketSink } from './live';
 import { loadPacketStats } from './packet-stats';
 
@@ -37,20 +37,8 @@ async function send(port: number, n: number, size = 100): Promise<void> {
   s.close();
 }
 
-/** Run in a child process: sends `count` datagrams as fast as it can and prints how many were sent. */
-const FLOOD = `
-const dgram = require('node:dgram');
-const [port, count, size] = process.argv.slice(1).map(Number);
-const s = dgram.createSocket('udp4');
-const payload = Buffer.alloc(size, 7);
-let done = 0, ok = 0;
-for (let i = 0; i < count; i++) s.send(payload, port, '127.0.0.1', (err) => {
-  if (!err) ok++;
-  if (++done === count) { process.stdout.write(String(ok)); s.close(); }
-});`;
-
-function open(iface: string, port: number, sink: PacketSink = () => undefined): LiveCapture {
-  const live = new LiveCapture({ interface: iface, bpf: `udp dst port ${port}` }, sink);
+function open(iface: string, port: number, sink: PacketSink = () => undefined, bufferSize?: number): LiveCapture {
+  const live = new LiveCapture({ interface: iface, bpf: `udp dst port ${port}`, bufferSize }, sink);
   live.start();
   return live;
 }
@@ -86,22 +74,22 @@ describe('LiveCapture kernel counters', () => {
     }
   });
 
-  it('counts the packets the kernel drops while the JavaScript consumer is blocked, and received covers captured plus dropped', async () => {
+  const held: Record<number, number> = {};
+  it.each([2, 16])('counts the packets the kernel drops while the JavaScript consumer is blocked, and received covers captured plus dropped (%i MiB buffer)', async (mib) => {
     const rx = await receiver();
     let sent = -1;
     let blocked = false;
-    // The first packet blocks this thread for as long as a child process floods the port: libpcap's ring (about
-    // 250 frames of 64 KiB on lo with the default 16 MiB buffer) fills and the kernel drops the rest.
+    // The first packet blocks this thread for as long as a child process floods the port: libpcap's ring (128
+    // frames on lo with the default 16 MiB buffer) fills and the kernel drops the rest.
     const live = open('lo', rx.port, () => {
       if (blocked) return;
       blocked = true;
-      const r = spawnSync(process.execPath, ['-e', FLOOD, String(rx.port), '20000', '200'], { encoding: 'utf8', timeout: 15_000 });
-      sent = Number(r.stdout);
-    });
+      sent = Number(floodUdp(rx.port, 20000, 200, 15_000));
+    }, mib * 1024 * 1024);
     try {
       const base = baseline(live);
       await send(rx.port, 1);
-      await until('the flood to end and the ring to be drained', () => sent >= 0 && live.stats.received > base.captured + 100);
+      await until('the flood to end and the ring to be drained', () => sent >= 0 && live.stats.received > base.captured + 10);
       let last = -1;
       await until('the capture to settle', () => {
         const settled = live.stats.received === last;
@@ -116,10 +104,18 @@ describe('LiveCapture kernel counters', () => {
       // At most both copies of the trigger and of each flood datagram (some incoming copies are lost in lo's backlog).
       expect(m.received).toBeLessThanOrEqual(2 * (sent + 1));
       expect(m.captured).toBeLessThanOrEqual(sent + 1);
+      held[mib] = m.captured;
     } finally {
       live.stop();
       rx.close();
     }
+  });
+
+  it('holds packets in proportion to the buffer size while blocked (what --capture-buffer buys in a burst)', () => {
+    // Measured: 16 frames at 2 MiB, 128 at 16 MiB (libpcap sizes the ring's frames from the snapshot length).
+    expect(held[2]).toBeGreaterThan(0);
+    expect(held[16] / held[2]).toBeGreaterThanOrEqual(4);
+    expect(held[16] / held[2]).toBeLessThanOrEqual(16);
   });
 
   it('never counts a packet twice, however often and by whomever the counters are read', async () => {

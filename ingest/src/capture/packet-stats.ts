@@ -8,34 +8,16 @@
  * each read to one table), so any number of readers can poll it without counting a packet twice.
  */
 import { readFileSync } from 'node:fs';
+// Types only, from the addon's own declarations (in the repository whether or not the addon was built).
+import type * as PacketStatsModule from '../../native/packet-stats';
 
-export interface PacketSocketStats {
-  fd: number;
-  /** The socket's identity while it is open; fd numbers are reused. */
-  inode: number;
-  /** 0 for a socket bound to no interface (libpcap's `any`). */
-  ifindex: number;
-  interface: string | null;
-  tpacketVersion: number | null;
-  /** Packets that passed the socket's BPF filter, dropped ones included (tp_packets). */
-  packets: number;
-  /** Packets that found the ring full (tp_drops). */
-  drops: number;
-  /** TPACKET_V3 ring freezes (tp_freeze_q_cnt); null for V1/V2 rings. */
-  freezes: number | null;
-  error: string | null;
-}
+export type PacketSocketStats = PacketStatsModule.PacketSocketStats;
 
-interface PacketStatsModule {
-  read(): PacketSocketStats[];
-  limits(): { maxSockets: number; tracked: number; skipped: number };
-}
-
-let addon: PacketStatsModule | null | undefined;
+let addon: typeof PacketStatsModule | null | undefined;
 let addonReason = '';
 
 /** The addon, or null with the reason it cannot be used. */
-export function loadPacketStats(): { addon: PacketStatsModule | null; reason?: string } {
+export function loadPacketStats(): { addon: typeof PacketStatsModule | null; reason?: string } {
   if (addon === undefined) {
     if (process.platform !== 'linux') {
       addon = null;
@@ -43,7 +25,7 @@ export function loadPacketStats(): { addon: PacketStatsModule | null; reason?: s
     } else {
       try {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        addon = require('@netwatch/packet-stats') as PacketStatsModule;
+        addon = require('@netwatch/packet-stats') as typeof PacketStatsModule;
       } catch (e) {
         addon = null;
         addonReason = `the @netwatch/packet-stats addon is not available (${(e as Error).message.split('\n')[0]}); it builds at npm ci with a C compiler`;

@@ -6,6 +6,7 @@
 import { existsSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { CaptureFileReader, CaptureFormatError } from '../capture/pcap-file';
+import { UsageError, commandArgs } from './args';
 import { FLOW_FIELDS, FlowLineWriter } from '../flows/flow-writer';
 import { OfflineFlowPass, flowTableHeader, flowTableRow, type OfflineFileResult } from '../flows/offline';
 import type { FlowFilter } from '../flows/filter';
@@ -46,8 +47,6 @@ terminal. A truncated file gives the flows of what could be read and a warning; 
 a truncated file), 1 a file is missing or not a capture, 2 usage error.
 `;
 
-class UsageError extends Error {}
-
 export interface FlowsArgs {
   files: string[];
   format: 'table' | 'json' | 'csv';
@@ -61,16 +60,7 @@ export interface FlowsArgs {
 
 export function parseFlowsArgs(argv: readonly string[]): FlowsArgs {
   const out: FlowsArgs = { files: [], format: 'table', filter: { cidr: [], srcCidr: [], dstCidr: [], port: [], srcPort: [], dstPort: [], protocol: [] }, threads: 1, help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const eq = a.indexOf('=');
-    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const value = (): string => {
-      if (a.startsWith('--') && eq > 0) return a.slice(eq + 1);
-      const v = argv[++i];
-      if (v === undefined || (v.startsWith('--') && v.length > 2)) throw new UsageError(`${name} needs a value`);
-      return v;
-    };
+  for (const { arg: a, name, value } of commandArgs(argv)) {
     const items = () =>
       value()
         .split(',')

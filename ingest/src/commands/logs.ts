@@ -4,6 +4,7 @@
  */
 import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
 import type { LogEvent } from '../logs/events';
+import { UsageError, commandArgs } from './args';
 import { DEFAULT_MAX_LINE_BYTES, LineSplitter, readLinesSync, type LineSink } from '../logs/lines';
 import { LOG_TYPES, LogLineParser, primeTally, SKIP_REASONS, type LogType, type SkipReason } from '../logs/parse';
 import { LogSummary } from '../logs/summary';
@@ -35,20 +36,9 @@ interface LogsArgs {
   help: boolean;
 }
 
-class UsageError extends Error {}
-
 export function parseLogsArgs(argv: string[]): LogsArgs {
   const out: LogsArgs = { files: [], type: 'auto', format: 'table', summary: false, maxLineBytes: DEFAULT_MAX_LINE_BYTES, help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const eq = a.indexOf('=');
-    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const value = (): string => {
-      if (a.startsWith('--') && eq > 0) return a.slice(eq + 1);
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${name} needs a value`);
-      return v;
-    };
+  for (const { arg: a, name, value } of commandArgs(argv)) {
     switch (name) {
       case '-h':
       case '--help':

@@ -36,6 +36,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'log-level', type: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', doc: 'Service log level (JSON lines on stderr).', group: 'service' },
   { key: 'interface', type: 'string', list: true, default: [], doc: 'Capture live packets on this interface with libpcap (repeatable; `any` for all). Needs root or CAP_NET_RAW.', group: 'capture' },
   { key: 'bpf', type: 'string', default: '', doc: 'BPF filter expression applied to live capture.', group: 'capture' },
+  { key: 'capture-buffer', type: 'int', min: 1, max: 2048, default: 16, doc: 'MiB of kernel buffer per live capture (libpcap\'s buffer size). Raise it when /metrics shows kernel drops during bursts.', group: 'capture' },
   { key: 'pcap', type: 'string', list: true, default: [], doc: 'Replay a pcap/pcapng file through the pipeline (repeatable).', group: 'capture' },
   { key: 'replay-speed', type: 'speed', default: 'max', doc: 'Replay pace of --pcap files: `max`, `realtime`, or a multiplier N of real time.', group: 'capture' },
   { key: 'replay-loop', type: 'bool', default: false, doc: 'Replay --pcap files again when they end, continuing the clock.', group: 'capture' },
@@ -116,6 +117,7 @@ export interface ServeConfig {
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   interface: string[];
   bpf: string;
+  captureBuffer: number;
   pcap: string[];
   replaySpeed: 'max' | 'realtime' | number;
   replayLoop: boolean;

@@ -347,10 +347,10 @@ export function createFlowComponent(deps: ComponentDeps, opts: FlowComponentOpti
             warnedMs = deps.now();
             log.warn({ interface: k.interface, dropped: n, droppedTotal: k.kernelDropped, receivedTotal: k.kernelReceived }, 'the kernel dropped captured packets: the capture ring was full');
           };
-          const live = new LiveCapture({ interface: name, bpf: config.bpf, now: deps.now, onKernelDrops }, liveSink);
+          const live = new LiveCapture({ interface: name, bpf: config.bpf, bufferSize: config.captureBuffer * 1024 * 1024, now: deps.now, onKernelDrops }, liveSink);
           live.start();
           lives.push(live);
-          log.info({ interface: name, linkType: live.stats.linkType, bpf: config.bpf || undefined }, 'live capture started');
+          log.info({ interface: name, linkType: live.stats.linkType, bpf: config.bpf || undefined, bufferMiB: config.captureBuffer }, 'live capture started');
           if (live.stats.kernelUnavailable !== null) log.warn({ interface: name }, `kernel drop counters unavailable: ${live.stats.kernelUnavailable}`);
         }
       } catch (e) {

@@ -1,5 +1,5 @@
 import { parseCidr } from '../protocol/cidr';
-import { flowStats, queryFlowSeries, queryFlows, queryTopTalkers, type FlowFilter, type FlowSeriesOptions } from './queries';
+import { TopN, flowStats, queryFlowSeries, queryFlows, queryTopTalkers, type FlowFilter, type FlowSeriesOptions } from './queries';
 import { FlowTable } from './table';
 import { ALL_TIME, T0, feed, filter, pick, rows, type PacketSpec } from './test-packets';
 
@@ -254,6 +254,155 @@ describe('queryTopTalkers', () => {
       { ip: B, bytes: 300 },
       { ip: C, bytes: 300 },
     ]);
+  });
+});
+
+describe('TopN', () => {
+  /** xorshift32: deterministic keys with many ties. */
+  function keysOf(n: number, distinct: number, seed: number): Float64Array {
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      out[i] = (seed >>> 0) % distinct;
+    }
+    return out;
+  }
+  it.each([
+    [10, 1000, 1000],
+    [100, 10_000, 7],
+    [1000, 5000, 3],
+    [5000, 5000, 1],
+    [7, 3, 10],
+    [0, 100, 10],
+  ])('keeps the best %d of %d keys (%d distinct), ties by the tie order, as a full sort would', (limit, n, distinct) => {
+    const keys = keysOf(n, distinct, 0x9e3779b9 ^ n);
+    // Lower ids rank first on equal keys.
+    const top = new TopN(limit, (a, b) => b - a);
+    for (let i = 0; i < n; i++) if (keys[i] >= top.floor) top.offer(i, keys[i]);
+    const want = Array.from({ length: n }, (_, i) => i)
+      .sort((a, b) => keys[b] - keys[a] || a - b)
+      .slice(0, limit);
+    expect(Array.from(top.sorted())).toEqual(want);
+  });
+});
+
+describe('ties and IPv6 groups', () => {
+  const equal = tableOf(
+    flow('2001:db8::10', 1, '2001:db8::1', 80, 'tcp', { len: 100 }),
+    flow('2001:db8::9', 1, '2001:db8::1', 80, 'tcp', { len: 100, t: 1 }),
+    flow('10.0.0.2', 1, B, 80, 'tcp', { len: 100, t: 2 }),
+    flow('9.0.0.1', 1, B, 80, 'tcp', { len: 100, t: 3 }),
+    flow('255.0.0.1', 1, B, 80, 'tcp', { len: 100, t: 4 }),
+  );
+
+  it('ranks equal talkers by ascending key: IPv4 before IPv6, each address compared as a number', () => {
+    const f = queryTopTalkers(equal, filter(), { ...ALL_TIME, by: 'src_ip' });
+    expect(rows(f).map((r) => r.src_ip)).toEqual(['9.0.0.1', '10.0.0.2', '255.0.0.1', '2001:db8::9', '2001:db8::10']);
+  });
+
+  it('ranks equal series by ascending key and keeps the rest in "other"', () => {
+    const f = queryFlowSeries(equal, filter(), { ...ALL_TIME, fromMs: T0, toMs: T0 + 9999, intervalMs: 10_000, metric: 'flows', groupBy: 'src_ip', limit: 4 });
+    expect(f.map((x) => [x.schema.name, x.data.values[1]])).toEqual([
+      ['9.0.0.1', [1]],
+      ['10.0.0.2', [1]],
+      ['255.0.0.1', [1]],
+      ['2001:db8::9', [1]],
+      ['other', [1]],
+    ]);
+  });
+
+  it('ranks equal pairs by initiator, then responder, IPv4 pairs first', () => {
+    const t = tableOf(
+      flow('2001:db8::2', 1, '2001:db8::1', 80, 'udp', { len: 100 }),
+      flow('10.0.0.2', 1, '10.0.0.1', 80, 'udp', { len: 100, t: 1 }),
+      flow('10.0.0.1', 1, '10.0.0.3', 80, 'udp', { len: 100, t: 2 }),
+      flow('10.0.0.1', 1, '10.0.0.2', 80, 'udp', { len: 100, t: 3 }),
+      flow('2001:db8::1', 1, '2001:db8::2', 80, 'udp', { len: 100, t: 4 }),
+    );
+    const f = queryTopTalkers(t, filter(), { ...ALL_TIME, by: 'pair' });
+    expect(pick(rows(f), ['src_ip', 'dst_ip'])).toEqual([
+      { src_ip: '10.0.0.1', dst_ip: '10.0.0.2' },
+      { src_ip: '10.0.0.1', dst_ip: '10.0.0.3' },
+      { src_ip: '10.0.0.2', dst_ip: '10.0.0.1' },
+      { src_ip: '2001:db8::1', dst_ip: '2001:db8::2' },
+      { src_ip: '2001:db8::2', dst_ip: '2001:db8::1' },
+    ]);
+  });
+
+  const mixed = tableOf(
+    flow('2001:db8:0:1::5', 1, '2001:db8::53', 53, 'udp', { len: 300 }),
+    flow('2001:db8:0:1::6', 1, '2001:db8::53', 53, 'udp', { len: 200, t: 1 }),
+    flow('2001:db8:0:2::1', 1, '2001:db8::53', 53, 'udp', { len: 400, t: 2 }),
+    flow('10.0.0.1', 1, B, 53, 'udp', { len: 450, t: 3 }),
+    flow('::ffff:10.0.0.1', 1, '::ffff:10.0.0.2', 53, 'udp', { len: 50, t: 4 }),
+  );
+  const grouped = (groupBy: FlowSeriesOptions['groupBy'], extra: Partial<FlowSeriesOptions> = {}) =>
+    queryFlowSeries(mixed, filter(), { fromMs: T0, toMs: T0 + 9999, intervalMs: 10_000, metric: 'bytes', groupBy, limit: 10, ...extra }).map((x) => [
+      x.schema.name,
+      x.data.values[1],
+    ]);
+
+  it.each([
+    ['src_ip', {}, [['10.0.0.1', [45]], ['2001:db8:0:2::1', [40]], ['2001:db8:0:1::5', [30]], ['2001:db8:0:1::6', [20]], ['::ffff:10.0.0.1', [5]]]],
+    ['subnet', { subnetPrefix: 8 }, [['2001:db8:0:1::/64', [50]], ['10.0.0.0/8', [45]], ['2001:db8:0:2::/64', [40]], ['::/64', [5]]]],
+    ['dst_ip', {}, [['2001:db8::53', [90]], [B, [45]], ['::ffff:10.0.0.2', [5]]]],
+  ] as const)('groups IPv6 flows by %s apart from IPv4 ones (an IPv4-mapped address is IPv6)', (groupBy, extra, want) => {
+    expect(grouped(groupBy, extra)).toEqual(want);
+  });
+
+  it('credits both ends of a flow that straddles the range with its traffic inside it, by ip', () => {
+    // Packets at 0, 10, ..., 60 s; the range 25-45 s touches buckets [20, 30), [30, 40), [40, 50).
+    const long = tableOf(flow(A, 1, B, 2, 'udp', { packets: 7, every: 10_000 }), flow(C, 1, B, 2, 'udp', { t: 32_000, len: 50 }));
+    const f = queryTopTalkers(long, filter(), { fromMs: T0 + 25_000, toMs: T0 + 45_000, by: 'ip' });
+    expect(pick(rows(f), ['ip', 'bytes', 'packets', 'flows'])).toEqual([
+      { ip: B, bytes: 350, packets: 4, flows: 2 },
+      { ip: A, bytes: 300, packets: 3, flows: 1 },
+      { ip: C, bytes: 50, packets: 1, flows: 1 },
+    ]);
+  });
+});
+
+describe('grouped series over more groups x points than one walk sums', () => {
+  // 400 sources x 3600 one-second points is past the one-walk bound (2^20 cells): totals first, then a second
+  // walk for the chosen groups. Each group's series must be the source's own, as a /32 filter computes it.
+  const t = new FlowTable({ maxFlows: 2000, bucketMs: 1000 });
+  const specs: PacketSpec[][] = [];
+  for (let i = 0; i < 400; i++) {
+    const src = `10.1.${i >> 8}.${i & 255}`;
+    // Every source in two buckets (a log entry each), some with more traffic, and a spread of start times.
+    specs.push(flow(src, 1000 + i, B, 443, 'tcp', { packets: 2, len: 100 + (i % 37) * 10, t: (i * 8_997) % 3_590_000, every: 1500 }));
+  }
+  specs.push(flow(C, 5, B, 0, 'icmp', { packets: 3, len: 500, t: 3_599_000, every: 200 }));
+  feed(
+    t,
+    specs.flat().sort((a, b) => (a.t ?? 0) - (b.t ?? 0)),
+  );
+  const range = { fromMs: T0, toMs: T0 + 3_600_000, intervalMs: 1000 };
+
+  const cases: Array<['bytes' | 'packets' | 'flows', Partial<FlowFilter>]> = [
+    ['bytes', {}],
+    ['packets', {}],
+    ['flows', {}],
+    ['bytes', { protocol: [6] }],
+    ['packets', { dstPort: [[443, 443]] }],
+  ];
+  it.each(cases)('matches each chosen source\'s own series and sums "other" from the rest (%s, filter %j)', (metric, f) => {
+    const got = queryFlowSeries(t, filter(f), { ...range, metric, groupBy: 'src_ip', limit: 5 });
+    expect(got).toHaveLength(6);
+    expect(got[0].data.values[0]).toHaveLength(3600);
+    const own = got.slice(0, 5).map((x) => queryFlowSeries(t, filter({ ...f, srcCidr: [parseCidr(`${x.schema.name}/32`)] }), { ...range, metric })[0].data.values[1]);
+    expect(got.slice(0, 5).map((x) => x.data.values[1])).toEqual(own);
+    const total = queryFlowSeries(t, filter(f), { ...range, metric })[0].data.values[1] as number[];
+    const other = total.map((v, k) => v - own.reduce((sum, s) => sum + (s[k] as number), 0));
+    expect(got[5].data.values[1]).toEqual(other);
+  });
+
+  it('chooses the sources with the largest totals, as top talkers ranks them', () => {
+    const got = queryFlowSeries(t, filter(), { ...range, metric: 'bytes', groupBy: 'src_ip', limit: 5 }).map((x) => x.schema.name);
+    const talkers = rows(queryTopTalkers(t, filter(), { ...ALL_TIME, by: 'src_ip', limit: 5 })).map((r) => r.src_ip);
+    expect([...got.slice(0, 5), got[5]]).toEqual([...talkers, 'other']);
   });
 });
 

@@ -20,7 +20,7 @@ import type { Component, ComponentDeps } from '../component';
 import type { LogEvent } from './events';
 import { JournaldSource } from './journald';
 import { DEFAULT_MAX_LINE_BYTES, type LineSink } from './lines';
-import { LOG_TYPES, LogLineParser, SKIP_REASONS, type LogType, type ParseResult, type SkipReason } from './parse';
+import { LogLineParser, SKIP_REASONS, type ParseResult, type SkipReason } from './parse';
 import { PositionStore, type Positions } from './positions';
 import { listLogSources, queryLogs } from './queries';
 import { FileTailer, type FilePosition } from './tail';

@@ -1,15 +1,10 @@
 /** capture collector: the flow component's own counters (packets, bytes, active flows, drops, capture errors). */
+import type { CaptureCounters } from '../flows/component';
 import type { Collector } from './collector';
 import { CAP, type Sample } from './sample';
 
-/** What the flow component reports; counters are cumulative since it started, flowsActive is a gauge. */
-export interface CaptureCounters {
-  packets: number;
-  bytes: number;
-  flowsActive: number;
-  dropped: number;
-  captureErrors: number;
-}
+/** What the flow component reports (defined there): counters cumulative since it started, flowsActive a gauge. */
+export type { CaptureCounters };
 
 export class CaptureCollector implements Collector {
   readonly name = 'capture';

@@ -97,8 +97,6 @@ export interface SummaryRow {
   last_error: string | null;
 }
 
-export const SUMMARY_COLUMNS = ['target', 'avg_ms', 'min_ms', 'max_ms', 'p95_ms', 'loss', 'jitter_ms', 'last_success', 'ttl', 'cert_days_left', 'last_error'] as const;
-
 /**
  * One row per target over the range. Latency statistics are over the rounds' medians; p95 is the nearest-rank
  * 95th percentile. last_success looks back before the range too (a target down all range still shows when it was

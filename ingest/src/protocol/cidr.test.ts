@@ -9,7 +9,7 @@ import {
   validateCidrList,
   type Cidr,
 } from './cidr';
-import { NetwatchError } from './errors';
+import { caught } from '../testing/errors';
 import { parseIPv4, parseIPv6 } from './ip';
 
 function plain(c: Cidr) {
@@ -31,16 +31,6 @@ function v6(s: string): [number, number, number, number] {
 /** Whether `addr` (either family) is inside `c`, through the matcher of its family. */
 function contains(c: Cidr, addr: string): boolean {
   return addr.includes(':') ? cidrContainsV6(c, ...v6(addr)) : cidrContainsV4(c, v4(addr));
-}
-
-function caught(fn: () => unknown) {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof NetwatchError) return { code: e.code, message: e.message, path: e.path };
-    throw e;
-  }
-  throw new Error('expected a NetwatchError');
 }
 
 describe('parseCidr', () => {

@@ -1,15 +1,5 @@
-import { NetwatchError } from './errors';
+import { caught } from '../testing/errors';
 import { PROTOCOL_NAMES, parseProtocol, protocolName } from './ip-protocols';
-
-function caught(fn: () => unknown) {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof NetwatchError) return { code: e.code, message: e.message, path: e.path };
-    throw e;
-  }
-  throw new Error('expected a NetwatchError');
-}
 
 describe('parseProtocol', () => {
   it.each([

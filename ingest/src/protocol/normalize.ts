@@ -7,7 +7,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { parseCidr, type Cidr } from './cidr';
 import { NetwatchError } from './errors';
 import { parseProtocol } from './ip-protocols';
-import { KIND_INFO, SEVERITIES, isKind, type ParamName, type QueryKind, type Severity } from './kinds';
+import { KIND_INFO, isKind, type ParamName, type QueryKind, type Severity } from './kinds';
 import { parsePortSpec } from './ports';
 import { QueryParamsSchema, type QueryParams } from './schemas';
 
@@ -153,6 +153,3 @@ export function normalizeQuery(raw: unknown, index: number): NormalizedQuery {
   return out;
 }
 
-export function severityRank(s: Severity): number {
-  return SEVERITIES.indexOf(s);
-}

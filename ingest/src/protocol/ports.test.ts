@@ -1,15 +1,5 @@
-import { NetwatchError } from './errors';
+import { caught } from '../testing/errors';
 import { parsePortList, parsePortSpec, portListMatches, validatePortList } from './ports';
-
-function caught(fn: () => unknown) {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof NetwatchError) return { code: e.code, message: e.message, path: e.path };
-    throw e;
-  }
-  throw new Error('expected a NetwatchError');
-}
 
 describe('parsePortSpec', () => {
   it.each([

@@ -1,18 +1,8 @@
-import { NetwatchError } from './errors';
+import { caught } from '../testing/errors';
 import { parseTime, parseTimeRange } from './time';
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0); // 2026-11-22T12:00:00Z
 const EXPECTED = 'expected epoch milliseconds, an RFC 3339 date-time (2026-11-22T10:00:00Z) or now[-<n><s|m|h|d|w>]';
-
-function caught(fn: () => unknown) {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof NetwatchError) return { code: e.code, message: e.message, path: e.path };
-    throw e;
-  }
-  throw new Error('expected a NetwatchError');
-}
 
 describe('parseTime', () => {
   it.each([

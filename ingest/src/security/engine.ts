@@ -27,6 +27,7 @@ import { readProcess, readTcpSockets, socketInvolves, type ProcessSnapshot, type
 import { ReputationTable, createReputationWriter, type GeoLookup, type Reputation } from './reputation';
 import { SCAN_DEFAULTS, type ScanFinding } from './scan';
 import { roundScore, THREAT_WEIGHTS } from './score';
+import { parseStoredJson } from './stored-json';
 import {
   FAILURE_ACTIONS,
   SEVERITY_FLOOR,
@@ -462,12 +463,7 @@ export class SecurityEngine {
     }>;
     const r = rows.find((x) => !this.resumed.has(x.id));
     if (!r) return undefined;
-    let ev: PatternRow['evidence'] = {};
-    try {
-      ev = r.evidence ? (JSON.parse(r.evidence) as PatternRow['evidence']) : {};
-    } catch {
-      ev = {};
-    }
+    const ev = parseStoredJson<PatternRow['evidence']>(r.evidence, {});
     const stored = (f.type === 'port_scan' ? ev.ports : ev.hosts) ?? [];
     const p: PatternRow = {
       id: r.id,
@@ -600,12 +596,7 @@ export class SecurityEngine {
     const rows = this.storedLogPattern.all(type, ip, this.firstPatternIdOfRun, Math.floor(t - windowSec), Math.ceil(t)) as Array<{ id: number; first_seen: number; last_seen: number; count: number; severity: number; evidence: string | null }>;
     const r = rows.find((x) => !this.resumed.has(x.id));
     if (!r) return null;
-    let evidence: PatternRow['evidence'] = {};
-    try {
-      evidence = r.evidence ? (JSON.parse(r.evidence) as PatternRow['evidence']) : {};
-    } catch {
-      evidence = {};
-    }
+    const evidence = parseStoredJson<PatternRow['evidence']>(r.evidence, {});
     this.resumed.set(r.id, true);
     this.c.patternsResumed++;
     return { id: r.id, type, ip, firstSeen: r.first_seen, lastSeen: r.last_seen, count: r.count, severity: r.severity, evidence, description: '' };

@@ -126,8 +126,9 @@ describeWithData('scan detection on zeek_sshguess.pcap', () => {
   });
 });
 
+// Live capture needs root and the cap binding (CI has both); elsewhere the suite is skipped, saying why.
 const capAvailable = loadCap().cap !== null && process.getuid?.() === 0;
-(capAvailable ? describe : describe.skip)('scan detection on live loopback traffic (libpcap on lo)', () => {
+(capAvailable ? describe : describe.skip)(`scan detection on live loopback traffic (libpcap on lo)${capAvailable ? '' : ' [skipped: needs root and the cap binding]'}`, () => {
   async function closedPorts(n: number): Promise<number[]> {
     // Ports the kernel just handed out and that are closed again: nothing listens on them now.
     const ports: number[] = [];

@@ -6,6 +6,8 @@ import type Database from 'better-sqlite3';
 import type { QueryContext } from '../api/registry';
 import { KIND_INFO, PATTERN_TYPES, cidrListMatchesV4, cidrListMatchesV6, column, frame, parseIp, type Cidr, type Frame, type NormalizedQuery, type PatternType } from '../protocol';
 import { decayScore, roundScore } from './score';
+import type { ReputationRow } from './reputation';
+import { parseStoredJson } from './stored-json';
 import { SEVERITY_FLOOR, severityLabel } from './traces';
 
 const DEFAULT_TRACE_LIMIT = 1000;
@@ -28,15 +30,6 @@ export function ipMatches(list: readonly Cidr[], ip: string | null): boolean {
 
 function sec(ms: number): number {
   return Math.floor(ms / 1000);
-}
-
-function parseJson<T>(text: string | null, fallback: T): T {
-  if (text === null) return fallback;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return fallback;
-  }
 }
 
 function placeholders(n: number): string {
@@ -88,7 +81,7 @@ export function queryTraces(db: Database.Database, q: NormalizedQuery, ctx: Quer
   let n = 0;
   for (const r of db.prepare(sql).iterate(...params) as IterableIterator<TraceDbRow>) {
     if (!ipMatches(q.cidr, r.ip)) continue;
-    const meta = parseJson<Record<string, unknown>>(r.trace_metadata, {});
+    const meta = parseStoredJson<Record<string, unknown>>(r.trace_metadata, {});
     cols.time.values.push(r.timestamp * 1000);
     cols.severity_score.values.push(r.severity_score);
     cols.severity.values.push(severityLabel(r.severity_score));
@@ -98,7 +91,7 @@ export function queryTraces(db: Database.Database, q: NormalizedQuery, ctx: Quer
     cols.user.values.push(typeof meta.user === 'string' ? meta.user : null);
     cols.root_cause.values.push(r.root_cause);
     cols.chain.values.push(typeof meta.chain === 'string' ? meta.chain : null);
-    cols.related_services.values.push(parseJson<string[]>(r.related_services, []).join(','));
+    cols.related_services.values.push(parseStoredJson<string[]>(r.related_services, []).join(','));
     cols.threat_score.values.push(typeof meta.threat_score === 'number' ? meta.threat_score : null);
     cols.message.values.push(r.message);
     cols.trace_id.values.push(r.id);
@@ -106,21 +99,6 @@ export function queryTraces(db: Database.Database, q: NormalizedQuery, ctx: Quer
     if (++n >= limit) break;
   }
   return [frame('traces', Object.values(cols), { preferredVisualisationType: 'table', kindDescription: KIND_INFO.traces.description })];
-}
-
-interface ReputationDbRow {
-  ip: string;
-  first_seen: number;
-  last_seen: number;
-  threat_score: number;
-  failures: number;
-  invalid_users: number;
-  bans: number;
-  scans: number;
-  accepted: number;
-  country: string | null;
-  asn: number | null;
-  updated_at: number;
 }
 
 /**
@@ -133,7 +111,7 @@ export function queryThreats(db: Database.Database, q: NormalizedQuery, ctx: Que
   const minScore = q.minScore ?? 0;
   const rows = db
     .prepare('SELECT ip, first_seen, last_seen, threat_score, failures, invalid_users, bans, scans, accepted, country, asn, updated_at FROM ip_reputation WHERE last_seen >= ? AND first_seen <= ? AND threat_score >= ?')
-    .all(sec(ctx.fromMs), sec(ctx.toMs), minScore) as ReputationDbRow[];
+    .all(sec(ctx.fromMs), sec(ctx.toMs), minScore) as Array<Omit<ReputationRow, 'metadata'>>;
   const scored = rows
     .filter((r) => ipMatches(q.cidr, r.ip))
     .map((r) => ({ r, score: roundScore(decayScore(r.threat_score, at - r.updated_at, halfLifeSeconds)) }))
@@ -377,7 +355,7 @@ export function queryAnnotations(db: Database.Database, q: NormalizedQuery, ctx:
     const unbanAfter = db.prepare("SELECT min(timestamp) FROM log_events WHERE ip = ? AND action = 'f2b_unban' AND timestamp >= ?").pluck();
     for (const b of bans) {
       if (!ipMatches(q.cidr, b.ip)) continue;
-      const jailValue = parseJson<Record<string, unknown>>(b.metadata, {}).jail;
+      const jailValue = parseStoredJson<Record<string, unknown>>(b.metadata, {}).jail;
       const jail = typeof jailValue === 'string' ? jailValue : null;
       const ip = b.ip ?? 'an address';
       const inJail = jail ? ` jail ${jail}` : '';

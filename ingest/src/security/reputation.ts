@@ -13,6 +13,7 @@ import type Database from 'better-sqlite3';
 import { BatchWriter, type WriterHost } from '../store';
 import { BoundedMap } from './lru';
 import { THREAT_WEIGHTS, addPoints, applyAccepted, decayScore, type ThreatWeights } from './score';
+import { parseStoredJson } from './stored-json';
 
 export interface GeoInfo {
   country: string | null;
@@ -61,7 +62,8 @@ export interface ReputationCounters {
   geoLookups: number;
 }
 
-interface Row {
+/** A row of `ip_reputation` as SQLite gives it. */
+export interface ReputationRow {
   ip: string;
   first_seen: number;
   last_seen: number;
@@ -203,15 +205,10 @@ export class ReputationTable {
   private load(ip: string): Reputation | null {
     // An entry evicted a moment ago may still sit in the writer's queue: write it before reading it back.
     if (this.writer.counters().queued > 0) this.writer.flush();
-    const r = this.select.get(ip) as Row | undefined;
+    const r = this.select.get(ip) as ReputationRow | undefined;
     if (!r) return null;
     this.c.loaded++;
-    let metadata: Record<string, unknown> | null = null;
-    try {
-      metadata = r.metadata ? (JSON.parse(r.metadata) as Record<string, unknown>) : null;
-    } catch {
-      metadata = null;
-    }
+    const metadata = parseStoredJson<Record<string, unknown> | null>(r.metadata, null);
     return {
       ip: r.ip,
       firstSeen: r.first_seen,

@@ -164,22 +164,14 @@ export class ScanDetector {
     const out: ScanFinding[] = [];
 
     const hostKey = `${a.proto}|${a.dst}`;
-    let ports = s.ports.get(hostKey);
-    if (!ports) {
-      if (s.ports.size >= k.maxTargetsPerSource) this.forgetOldest(s.ports);
-      s.ports.set(hostKey, (ports = new Distinct()));
-    }
+    const ports = this.distinct(s.ports, hostKey);
     this.c.targetEvictions += ports.add(a.dstPort, a.timeMs, a.flowKey, k.windowMs, k.portThreshold * 4 + 2);
     const nPorts = ports.countSince(since);
     const ps = this.track(s, `p|${hostKey}`, nPorts > k.portThreshold, a, nPorts, 'port_scan', a.dstPort);
     if (ps) out.push(ps);
 
     const portKey = `${a.proto}|${a.dstPort}`;
-    let hosts = s.hosts.get(portKey);
-    if (!hosts) {
-      if (s.hosts.size >= k.maxTargetsPerSource) this.forgetOldest(s.hosts);
-      s.hosts.set(portKey, (hosts = new Distinct()));
-    }
+    const hosts = this.distinct(s.hosts, portKey);
     this.c.targetEvictions += hosts.add(a.dst, a.timeMs, a.flowKey, k.windowMs, k.hostThreshold * 4 + 2);
     const nHosts = hosts.countSince(since);
     const as = this.track(s, `a|${portKey}`, nHosts > k.hostThreshold, a, nHosts, 'address_scan', a.dst);
@@ -241,6 +233,16 @@ export class ScanDetector {
     s.episodes.set(key, { finding: f });
     this.c.findings++;
     return f;
+  }
+
+  /** The distinct targets under `key` of one source, a new set when there is none (the oldest forgotten at the bound). */
+  private distinct<T>(m: Map<string, Distinct<T>>, key: string): Distinct<T> {
+    let d = m.get(key);
+    if (!d) {
+      if (m.size >= this.config.maxTargetsPerSource) this.forgetOldest(m);
+      m.set(key, (d = new Distinct<T>()));
+    }
+    return d;
   }
 
   private forgetOldest(m: Map<string, unknown>): void {

@@ -189,30 +189,16 @@ export class Retention {
 
   private deleteBefore(table: RetainedTable, cutoff: number | string, deleted: Record<string, number>): void {
     if (table === 'event_traces') {
-      const select = this.stmt(`SELECT id FROM event_traces WHERE timestamp < ? LIMIT ${CHUNK_ROWS}`).pluck();
-      const chunk = this.db.transaction((ids: string) => this.deleteTraces(ids, deleted));
-      for (;;) {
-        const ids = select.all(cutoff);
-        if (ids.length === 0) break;
-        chunk(JSON.stringify(ids));
-        if (ids.length < CHUNK_ROWS) break;
-      }
+      this.deleteByIds('event_traces', cutoff, (ids) => this.deleteTraces(ids, deleted));
       return;
     }
     if (table === 'log_events') {
       // Deleted explicitly rather than by cascade, so every row removed is counted under its table.
-      const select = this.stmt(`SELECT id FROM log_events WHERE timestamp < ? LIMIT ${CHUNK_ROWS}`).pluck();
-      const chunk = this.db.transaction((ids: string) => {
+      this.deleteByIds('log_events', cutoff, (ids) => {
         const traceIds = this.stmt('SELECT id FROM event_traces WHERE event_id IN (SELECT value FROM json_each(?))').pluck().all(ids);
         if (traceIds.length > 0) this.deleteTraces(JSON.stringify(traceIds), deleted);
         deleted.log_events += this.stmt('DELETE FROM log_events WHERE id IN (SELECT value FROM json_each(?))').run(ids).changes;
       });
-      for (;;) {
-        const ids = select.all(cutoff);
-        if (ids.length === 0) break;
-        chunk(JSON.stringify(ids));
-        if (ids.length < CHUNK_ROWS) break;
-      }
       return;
     }
     const col = AGE_COLUMN[table];
@@ -221,6 +207,21 @@ export class Retention {
       const n = del.run(cutoff).changes;
       deleted[table] += n;
       if (n < CHUNK_ROWS) break;
+    }
+  }
+
+  /**
+   * The rows of `table` older than `cutoff`, CHUNK_ROWS at a time: `remove` gets their ids as a JSON array and
+   * runs in one transaction per chunk.
+   */
+  private deleteByIds(table: 'event_traces' | 'log_events', cutoff: number | string, remove: (idsJson: string) => void): void {
+    const select = this.stmt(`SELECT id FROM ${table} WHERE timestamp < ? LIMIT ${CHUNK_ROWS}`).pluck();
+    const chunk = this.db.transaction(remove);
+    for (;;) {
+      const ids = select.all(cutoff);
+      if (ids.length === 0) break;
+      chunk(JSON.stringify(ids));
+      if (ids.length < CHUNK_ROWS) break;
     }
   }
 
