@@ -2,10 +2,13 @@
  * The built `netwatch-ingest` command as a user runs it: a real process, a real socket, a real SQLite file.
  * Needs `npm run build` first (npm test does it).
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { runSync, startServe, tempDir, waitExit } from './harness';
+
+const VERSION = (JSON.parse(readFileSync(path.resolve(__dirname, '../ingest/package.json'), 'utf8')) as { version: string }).version;
 
 describe('netwatch-ingest', () => {
   it('prints help for the command and for serve, documenting every flag', () => {
@@ -42,6 +45,9 @@ describe('netwatch-ingest', () => {
     const svc = await startServe(['--listen', '127.0.0.1:0', '--data-dir', dir, '--token', 'tok', '--log-level', 'info']);
     expect(svc.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(svc.stderr().split('\n').filter((l) => l.includes('ready')).length).toBe(1);
+    // One line, and only one, says where the API is (fastify's own "Server listening" line is not logged).
+    const port = svc.url.split(':')[2];
+    expect(svc.stderr().split('\n').filter((l) => l.includes(`:${port}`))).toEqual([expect.stringContaining(`netwatch-ingest ready on ${svc.url}`)]);
     expect(svc.stderr()).not.toContain('"tok"');
 
     const health = (await (await fetch(`${svc.url}/api/v1/health`)).json()) as { status: string; components: Record<string, unknown> };
@@ -67,6 +73,31 @@ describe('netwatch-ingest', () => {
       expect(db.prepare("SELECT value FROM metadata WHERE key = 'schema_version'").pluck().get()).toBe('3');
     } finally {
       db.close();
+    }
+  });
+
+  it('stops with one line naming the address when the port is taken, and leaves the database closed', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const dir = tempDir('netwatch-cli-');
+      const r = runSync(['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dir, '--log-level', 'warn']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: listen EADDRINUSE`));
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      const db = new Database(path.join(dir, 'netwatch.db'), { readonly: true });
+      try {
+        const events = db.prepare("SELECT action, message FROM log_events WHERE source = 'netwatch' ORDER BY id").all();
+        expect(events).toEqual([
+          { action: 'start', message: `netwatch-ingest ${VERSION} started` },
+          { action: 'stop', message: expect.stringMatching(new RegExp(`^netwatch-ingest ${VERSION.replace(/\./g, '\\.')} did not start: cannot listen on 127\\.0\\.0\\.1:${port}: listen EADDRINUSE`)) },
+        ]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      taken.close();
     }
   });
 

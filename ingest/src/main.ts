@@ -116,24 +116,39 @@ export async function startService(config: ServeConfig, logger: Logger): Promise
       }
     }
   };
+  // A start that fails after the store opened still ends with a stop event, so the start event it wrote is not
+  // read as a service that ran (and its gap in the data has its reason).
+  const abandonStart = async (reason: string) => {
+    await stopComponents();
+    lifecycle('stop', `netwatch-ingest ${VERSION} did not start: ${reason}`);
+    store.close();
+  };
   try {
     for (const c of components) {
       await c.start();
       started.push(c);
     }
   } catch (err) {
-    await stopComponents();
-    store.close();
+    await abandonStart((err as Error).message);
     throw err;
   }
 
   const app = buildApi({ version: VERSION, registry, logger, token: config.token, startedAtMs, metrics });
   try {
-    await app.listen({ host: config.listen.host, port: config.listen.port });
+    // Listening on the server itself, after ready(), rather than app.listen(): fastify logs a line per address
+    // (one per interface on 0.0.0.0), and the ready line below is the one line that says where the API is.
+    await app.ready();
+    await new Promise<void>((resolve, reject) => {
+      app.server.once('error', reject);
+      app.server.listen({ host: config.listen.host, port: config.listen.port }, () => {
+        app.server.off('error', reject);
+        resolve();
+      });
+    });
   } catch (err) {
-    await stopComponents();
-    store.close();
-    throw new Error(`cannot listen on ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`);
+    const message = `cannot listen on ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`;
+    await abandonStart(message);
+    throw new Error(message);
   }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.listen.port;
