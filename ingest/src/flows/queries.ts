@@ -10,7 +10,7 @@ import { formatIPv4, formatIPv6 } from '../protocol/ip';
 import { protocolName } from '../protocol/ip-protocols';
 import { CompiledFilter, HAS_PORTS, candidates, type FlowFilter } from './filter';
 import { PairKeys, SmallKeys, WordKeys } from './group-keys';
-import { FLOW_CLOSED, FLOW_IDLE, F_V6, type FlowTable } from './table';
+import { FLOW_CLOSED, FLOW_IDLE, F_V6, type FlowTable, type FlowTableCounters } from './table';
 
 export { CompiledFilter, NO_FLOW_FILTER, type FlowFilter } from './filter';
 
@@ -806,16 +806,7 @@ export function queryTopTalkers(t: FlowTable, filter: FlowFilter, opts: TopTalke
 
 // ---- stats ----
 
-export interface FlowStats {
-  packets: number;
-  bytes: number;
-  flowsCreated: number;
-  flowsActive: number;
-  evictions: number;
-  expired: number;
-  closed: number;
-  bucketLogDrops: number;
-  fillRatio: number;
+export interface FlowStats extends FlowTableCounters {
   maxFlows: number;
   warning80: boolean;
   /** Stored flows by state at the table clock. */
