@@ -147,6 +147,7 @@ export async function startService(config: ServeConfig, logger: Logger): Promise
     });
   } catch (err) {
     const message = `cannot listen on ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`;
+    await app.close();
     await abandonStart(message);
     throw new Error(message);
   }
